@@ -1,0 +1,2 @@
+//! rvsd configuration: the raw TOML schema and its validation into typed config.
+#![forbid(unsafe_code)]

@@ -1,0 +1,378 @@
+//! Every type that crosses the control socket.
+//!
+//! The protocol is versioned ([`API_VERSION`]): a frame carries the version, and a daemon refuses a frame
+//! whose version differs with [`ApiError::Version`]. Requests mirror ipvsadm's commands one to one, with
+//! the dpip-style extras (local addresses, stats) beside them. Errors are typed and map to ipvsadm's
+//! error classes (see [`ApiError::ipvsadm_message`]) so keepalived-style tools can rely on them.
+//!
+//! Addresses are [`std::net::IpAddr`] throughout: the protocol is not IPv4-only even where the dataplane
+//! still is.
+
+use serde::{Deserialize, Serialize};
+use std::net::IpAddr;
+
+/// The version of this protocol. Bumped on any incompatible change of the types below.
+pub const API_VERSION: u32 = 1;
+
+/// Transport protocol of a virtual service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum Protocol {
+    /// TCP (`-t`).
+    Tcp,
+    /// UDP (`-u`).
+    Udp,
+}
+
+impl Protocol {
+    /// The IP protocol number (6 or 17).
+    pub fn number(self) -> u8 {
+        match self {
+            Protocol::Tcp => 6,
+            Protocol::Udp => 17,
+        }
+    }
+}
+
+/// Identifies one virtual service: protocol, virtual address and port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+pub struct ServiceKey {
+    /// TCP or UDP.
+    pub proto: Protocol,
+    /// The virtual IP address.
+    pub addr: IpAddr,
+    /// The virtual port (0 only for persistent services).
+    pub port: u16,
+}
+
+/// How packets reach a real server (ipvsadm's forwarding method, plus DPVS' FULLNAT).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum FwdMethod {
+    /// Direct routing (`-g`, "Route"): the default of `-a`.
+    Route,
+    /// IP-in-IP tunnelling (`-i`, "Tunnel").
+    Tunnel,
+    /// NAT (`-m`, "Masq").
+    Masq,
+    /// Full NAT (`--fullnat`, "FullNat"): source rewritten to a local address.
+    FullNat,
+}
+
+/// Tunnel encapsulation of a `Tunnel` real server (ipvsadm `--tun-type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TunnelType {
+    /// Plain IPIP (the default).
+    Ipip,
+    /// Generic UDP Encapsulation to `port`.
+    Gue {
+        /// Destination UDP port.
+        port: u16,
+    },
+    /// GRE.
+    Gre,
+}
+
+/// Tunnel checksum option (`--tun-nocsum`, `--tun-csum`, `--tun-remcsum`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum TunnelCsum {
+    /// No checksum (the default).
+    NoCsum,
+    /// Outer checksum.
+    Csum,
+    /// Remote checksum offload (GUE only).
+    RemCsum,
+}
+
+/// Everything `-A`/`-E` set on a service. `-E` replaces the whole entry (ipvsadm semantics): the client
+/// sends a full spec built from the defaults.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceSpec {
+    /// Which service.
+    pub key: ServiceKey,
+    /// Scheduler name as typed (`rr`, `wrr`, `wlc`...); the daemon refuses unknown ones with
+    /// [`ApiError::NoScheduler`].
+    pub scheduler: String,
+    /// Persistence timeout in seconds, `None` when not persistent.
+    pub persistent: Option<u32>,
+    /// Persistence netmask (IPv4: dotted mask as prefix length 0..=32; IPv6: 0..=128).
+    pub netmask_prefix: u8,
+    /// Scheduler flags bitmask (SCHED1 0x8, SCHED2 0x10, SCHED3 0x20), as ipvsadm's `-b`.
+    pub sched_flags: u32,
+    /// One-packet scheduling (`-o`).
+    pub one_packet: bool,
+}
+
+/// Everything `-a`/`-e` set on a real server. `-e` replaces the whole entry.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestSpec {
+    /// Real-server address.
+    pub addr: IpAddr,
+    /// Real-server port (forced to the service port for Route and Tunnel by the client, as ipvsadm does).
+    pub port: u16,
+    /// Forwarding method.
+    pub fwd: FwdMethod,
+    /// Weight, 0..=i32::MAX; 0 quiesces.
+    pub weight: u32,
+    /// Upper connection threshold (0 = none).
+    pub u_threshold: u32,
+    /// Lower connection threshold.
+    pub l_threshold: u32,
+    /// Tunnel type (meaningful for `Tunnel`).
+    pub tun_type: TunnelType,
+    /// Tunnel checksum option.
+    pub tun_csum: TunnelCsum,
+}
+
+/// A local address of a FULLNAT service (DPVS `--add-laddr -z LIP -t VIP:PORT`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaddrSpec {
+    /// The local (source) address used towards real servers.
+    pub addr: IpAddr,
+}
+
+/// A request from a client.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Request {
+    /// `-A`.
+    AddService(ServiceSpec),
+    /// `-E` (whole entry replaced).
+    EditService(ServiceSpec),
+    /// `-D`.
+    DelService(ServiceKey),
+    /// `-C`: remove every service (and its dests and local addresses).
+    Flush,
+    /// `-a`.
+    AddDest(ServiceKey, DestSpec),
+    /// `-e` (whole entry replaced; the dest is found by address and port).
+    EditDest(ServiceKey, DestSpec),
+    /// `-d`: the dest is found by address and port.
+    DelDest(ServiceKey, IpAddr, u16),
+    /// `-Z`: zero counters of one service or of all.
+    Zero(Option<ServiceKey>),
+    /// `--set tcp tcpfin udp` (0 = unchanged).
+    SetTimeouts(Timeouts),
+    /// `-L`/`-S`: every service with its dests (or just one).
+    GetServices(Option<ServiceKey>),
+    /// `-L --timeout`.
+    GetTimeouts,
+    /// `-Lc`: live sessions from every lcore.
+    GetConns,
+    /// `--add-laddr -z LIP -t VIP:PORT`.
+    AddLaddr(ServiceKey, LaddrSpec),
+    /// `--del-laddr -z LIP -t VIP:PORT`.
+    DelLaddr(ServiceKey, LaddrSpec),
+    /// `--get-laddr -t VIP:PORT` (or all services).
+    GetLaddrs(Option<ServiceKey>),
+    /// Dataplane statistics: per-lcore counters, drops by reason, ports (dpip-style extras).
+    GetDataplaneStats,
+}
+
+/// The three timeouts `--set` and `-L --timeout` handle, in seconds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Timeouts {
+    /// TCP ESTABLISHED.
+    pub tcp: u32,
+    /// TCP FIN_WAIT.
+    pub tcp_fin: u32,
+    /// UDP.
+    pub udp: u32,
+}
+
+/// Traffic counters (per service or per dest), summed over every lcore.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TrafficStats {
+    /// Connections scheduled.
+    pub conns: u64,
+    /// Packets client -> real server.
+    pub inpkts: u64,
+    /// Packets real server -> client.
+    pub outpkts: u64,
+    /// Bytes client -> real server.
+    pub inbytes: u64,
+    /// Bytes real server -> client.
+    pub outbytes: u64,
+}
+
+/// Rates from the 2-second estimator.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RateStats {
+    /// Connections per second.
+    pub cps: u64,
+    /// Packets per second in.
+    pub inpps: u64,
+    /// Packets per second out.
+    pub outpps: u64,
+    /// Bytes per second in.
+    pub inbps: u64,
+    /// Bytes per second out.
+    pub outbps: u64,
+}
+
+/// One real server as listed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DestInfo {
+    /// Its configuration.
+    pub spec: DestSpec,
+    /// Connections in ESTABLISHED, summed over lcores.
+    pub active_conns: u32,
+    /// Connections in any other state.
+    pub inactive_conns: u32,
+    /// Persistence templates pointing at it.
+    pub persist_conns: u32,
+    /// Counters.
+    pub stats: TrafficStats,
+    /// Rates.
+    pub rates: RateStats,
+}
+
+/// One virtual service as listed, dests in insertion order.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ServiceInfo {
+    /// Its configuration.
+    pub spec: ServiceSpec,
+    /// Its real servers, in insertion order (the kernel's order; the client sorts).
+    pub dests: Vec<DestInfo>,
+    /// Its local addresses (FULLNAT).
+    pub laddrs: Vec<IpAddr>,
+    /// Counters.
+    pub stats: TrafficStats,
+    /// Rates.
+    pub rates: RateStats,
+}
+
+/// One live session as `-Lnc` lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnInfo {
+    /// TCP or UDP.
+    pub proto: Protocol,
+    /// Seconds until it expires.
+    pub expires_s: u32,
+    /// State name as IPVS prints it (`ESTABLISHED`, `UDP`, `NONE`...).
+    pub state: String,
+    /// Client address and port.
+    pub client: (IpAddr, u16),
+    /// Virtual address and port.
+    pub virt: (IpAddr, u16),
+    /// Real-server address and port.
+    pub dest: (IpAddr, u16),
+    /// Local address and port (FULLNAT only).
+    pub local: Option<(IpAddr, u16)>,
+    /// The lcore that owns it.
+    pub lcore: u32,
+}
+
+/// One local address of a service with its free-port count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaddrInfo {
+    /// The service.
+    pub service: ServiceKey,
+    /// The local address.
+    pub addr: IpAddr,
+    /// Sessions currently using it (summed over lcores).
+    pub conns: u64,
+}
+
+/// A named counter (drop reasons, per-lcore counters, port counters).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Counter {
+    /// Counter name, e.g. `drop.ipv4_bad_checksum` or `port0.rx_packets`.
+    pub name: String,
+    /// Its value.
+    pub value: u64,
+}
+
+/// Counters of one worker lcore.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LcoreStats {
+    /// The lcore id.
+    pub lcore: u32,
+    /// Its counters, by name.
+    pub counters: Vec<Counter>,
+}
+
+/// Dataplane statistics for the dpip-style extras.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DataplaneStats {
+    /// One entry per worker lcore.
+    pub lcores: Vec<LcoreStats>,
+    /// Port counters (rx/tx/drops per port), by name.
+    pub ports: Vec<Counter>,
+}
+
+/// A successful answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub enum Response {
+    /// The command was applied.
+    Ok,
+    /// Services (answer to `GetServices`).
+    Services(Vec<ServiceInfo>),
+    /// Timeouts (answer to `GetTimeouts`).
+    Timeouts(Timeouts),
+    /// Sessions (answer to `GetConns`).
+    Conns(Vec<ConnInfo>),
+    /// Local addresses (answer to `GetLaddrs`).
+    Laddrs(Vec<LaddrInfo>),
+    /// Dataplane counters (answer to `GetDataplaneStats`).
+    DataplaneStats(DataplaneStats),
+}
+
+/// A refused request. Each variant maps to one ipvsadm error class.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+pub enum ApiError {
+    /// EEXIST on add-service.
+    #[error("Service already exists")]
+    ServiceExists,
+    /// ESRCH on edit/delete/zero/get of a service.
+    #[error("No such service")]
+    NoSuchService,
+    /// ESRCH on a dest operation whose service is missing.
+    #[error("Service not defined")]
+    ServiceNotDefined,
+    /// EEXIST on add-dest.
+    #[error("Destination already exists")]
+    DestExists,
+    /// ENOENT on edit/delete of a dest.
+    #[error("No such destination")]
+    NoSuchDest,
+    /// ENOENT: unknown scheduler.
+    #[error("Scheduler or persistence engine not found")]
+    NoScheduler,
+    /// ERANGE: l_threshold > u_threshold.
+    #[error("Numerical result out of range")]
+    OutOfRange,
+    /// EINVAL: anything the daemon refuses as invalid, with a reason.
+    #[error("Invalid operation.  Possibly wrong module version, address not unicast, ...")]
+    Invalid(String),
+    /// The local address already exists on the service.
+    #[error("Local address already exists")]
+    LaddrExists,
+    /// The local address is not on the service.
+    #[error("No such local address")]
+    NoSuchLaddr,
+    /// The daemon cannot do this (yet); the string says what.
+    #[error("Operation not supported: {0}")]
+    Unsupported(String),
+    /// The frame's protocol version is not ours.
+    #[error("Module is wrong version")]
+    Version {
+        /// The version the daemon speaks.
+        expected: u32,
+        /// The version the frame carried.
+        got: u32,
+    },
+    /// The frame could not be decoded (garbage, oversized, truncated).
+    #[error("bad request: {0}")]
+    BadFrame(String),
+    /// An internal failure (a worker did not answer, ...).
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl ApiError {
+    /// The exact message ipvsadm prints for this error class.
+    pub fn ipvsadm_message(&self) -> String {
+        self.to_string()
+    }
+}
+
+/// What a daemon answers to one request.
+pub type Reply = Result<Response, ApiError>;

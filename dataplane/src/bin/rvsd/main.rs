@@ -1,0 +1,5 @@
+//! rvsd: the rvs dataplane daemon.
+fn main() {
+    eprintln!("rvsd: not built yet");
+    std::process::exit(2);
+}

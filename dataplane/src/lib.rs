@@ -1,0 +1,10 @@
+//! rvs dataplane: packet views, sessions, schedulers, forwarding modes and the lcore pipeline.
+//!
+//! Pure Rust, no `unsafe`: everything here builds and tests without DPDK, against the port traits in
+//! [`port`]. The `rvsd` binary (feature `dpdk`) plugs DPDK in behind those traits.
+#![forbid(unsafe_code)]
+
+pub mod checksum;
+pub mod port;
+pub mod stats;
+pub mod wire;

@@ -1,0 +1,122 @@
+//! Per-lcore counters and the reasons a packet is dropped.
+//!
+//! Every drop has a [`DropReason`]; each reason is one counter. The dataplane never formats or
+//! allocates on a drop: it bumps `drops[reason as usize]`.
+
+/// Why a packet was dropped. One counter each; names are stable (they are shown by `rvsadm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[repr(u8)]
+pub enum DropReason {
+    /// Frame shorter than an Ethernet header.
+    EthTruncated,
+    /// EtherType we do not handle (IPv6 for now, VLAN, ...).
+    EthUnsupported,
+    /// Malformed ARP.
+    ArpMalformed,
+    /// IPv4 header truncated or inconsistent (IHL < 5, total length beyond the frame, ...).
+    Ipv4Malformed,
+    /// IPv4 header checksum wrong.
+    Ipv4BadChecksum,
+    /// IPv4 fragment (not handled yet).
+    Ipv4Fragment,
+    /// TTL expired on a forwarded packet.
+    Ipv4TtlExpired,
+    /// TCP header truncated or data offset < 5.
+    TcpMalformed,
+    /// UDP header truncated or length inconsistent.
+    UdpMalformed,
+    /// ICMP malformed.
+    IcmpMalformed,
+    /// No route to the destination.
+    NoRoute,
+    /// Neighbour unresolved and its pending queue full (or resolution failed).
+    NeighUnresolved,
+    /// Packet to us that no service, session or local handler accepts.
+    NotForUs,
+    /// No session and the packet cannot start one (e.g. TCP without SYN).
+    NoSession,
+    /// The service has no available real server.
+    NoDest,
+    /// No free local port in this lcore's FULLNAT slice.
+    NoLocalPort,
+    /// The session table is full.
+    SessionTableFull,
+    /// The session's real server was deleted.
+    DestDeleted,
+    /// The hand-off ring to the owner lcore was full.
+    HandoffFull,
+    /// The tx queue did not accept the packet.
+    TxFull,
+    /// Buffer pool exhausted.
+    NoBuffer,
+}
+
+impl DropReason {
+    /// Every reason, in counter order.
+    pub const ALL: [DropReason; 21] = [
+        DropReason::EthTruncated,
+        DropReason::EthUnsupported,
+        DropReason::ArpMalformed,
+        DropReason::Ipv4Malformed,
+        DropReason::Ipv4BadChecksum,
+        DropReason::Ipv4Fragment,
+        DropReason::Ipv4TtlExpired,
+        DropReason::TcpMalformed,
+        DropReason::UdpMalformed,
+        DropReason::IcmpMalformed,
+        DropReason::NoRoute,
+        DropReason::NeighUnresolved,
+        DropReason::NotForUs,
+        DropReason::NoSession,
+        DropReason::NoDest,
+        DropReason::NoLocalPort,
+        DropReason::SessionTableFull,
+        DropReason::DestDeleted,
+        DropReason::HandoffFull,
+        DropReason::TxFull,
+        DropReason::NoBuffer,
+    ];
+
+    /// The counter's stable name.
+    pub fn name(self) -> &'static str {
+        match self {
+            DropReason::EthTruncated => "eth_truncated",
+            DropReason::EthUnsupported => "eth_unsupported",
+            DropReason::ArpMalformed => "arp_malformed",
+            DropReason::Ipv4Malformed => "ipv4_malformed",
+            DropReason::Ipv4BadChecksum => "ipv4_bad_checksum",
+            DropReason::Ipv4Fragment => "ipv4_fragment",
+            DropReason::Ipv4TtlExpired => "ipv4_ttl_expired",
+            DropReason::TcpMalformed => "tcp_malformed",
+            DropReason::UdpMalformed => "udp_malformed",
+            DropReason::IcmpMalformed => "icmp_malformed",
+            DropReason::NoRoute => "no_route",
+            DropReason::NeighUnresolved => "neigh_unresolved",
+            DropReason::NotForUs => "not_for_us",
+            DropReason::NoSession => "no_session",
+            DropReason::NoDest => "no_dest",
+            DropReason::NoLocalPort => "no_local_port",
+            DropReason::SessionTableFull => "session_table_full",
+            DropReason::DestDeleted => "dest_deleted",
+            DropReason::HandoffFull => "handoff_full",
+            DropReason::TxFull => "tx_full",
+            DropReason::NoBuffer => "no_buffer",
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_is_in_discriminant_order_and_names_unique() {
+        for (i, r) in DropReason::ALL.iter().enumerate() {
+            assert_eq!(*r as usize, i);
+        }
+        let mut names: Vec<_> = DropReason::ALL.iter().map(|r| r.name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), DropReason::ALL.len());
+    }
+}
