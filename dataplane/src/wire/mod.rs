@@ -15,3 +15,10 @@ pub enum WireError {
     #[error("malformed")]
     Malformed,
 }
+pub mod arp;
+pub mod ethernet;
+pub mod icmp;
+
+pub mod ipv4;
+pub mod tcp;
+pub mod udp;
