@@ -80,7 +80,11 @@ impl VecBuf {
     pub fn from_slice(frame: &[u8]) -> Self {
         let mut storage = vec![0u8; Self::ROOM.max(Self::HEADROOM + frame.len())];
         storage[Self::HEADROOM..Self::HEADROOM + frame.len()].copy_from_slice(frame);
-        VecBuf { storage, head: Self::HEADROOM, len: frame.len() }
+        VecBuf {
+            storage,
+            head: Self::HEADROOM,
+            len: frame.len(),
+        }
     }
 
     /// An empty buffer.
@@ -152,13 +156,17 @@ impl WorkerIo for MemIo {
         self.rx.len() as u16
     }
     fn rx_burst(&mut self, port: u16, out: &mut Vec<VecBuf>) -> usize {
-        let Some(q) = self.rx.get_mut(port as usize) else { return 0 };
+        let Some(q) = self.rx.get_mut(port as usize) else {
+            return 0;
+        };
         let n = q.len().min(BURST);
         out.extend(q.drain(..n));
         n
     }
     fn tx_burst(&mut self, port: u16, bufs: &mut Vec<VecBuf>) -> usize {
-        let Some(q) = self.tx.get_mut(port as usize) else { return 0 };
+        let Some(q) = self.tx.get_mut(port as usize) else {
+            return 0;
+        };
         let n = bufs.len();
         q.append(bufs);
         n
