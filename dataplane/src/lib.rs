@@ -8,3 +8,6 @@ pub mod checksum;
 pub mod port;
 pub mod stats;
 pub mod wire;
+pub mod neigh;
+pub mod route;
+pub mod worker;
