@@ -11,3 +11,7 @@ pub mod wire;
 pub mod neigh;
 pub mod route;
 pub mod worker;
+pub mod flow_hash;
+pub mod sched;
+pub mod service;
+pub mod session;

@@ -1,0 +1,252 @@
+//! Per-lcore sessions: the cached transform of one connection, indexed in both directions.
+//!
+//! A [`Session`] is created by the first packet of a flow (after scheduling) and replayed by every later
+//! packet. It lives only on the lcore that owns the flow ([`crate::flow_hash`]), in that lcore's
+//! [`table::SessionTable`]: a preallocated slab with a preallocated open-addressing index holding both
+//! keys of every session (client -> VIP as the client sends it, and real server -> client/laddr as the
+//! real server replies), so neither insert nor lookup allocates. Expiry is kept in one FIFO list per
+//! state ([`tcp_state`]): within a state every refresh sets `now + timeout(state)`, so each list is
+//! ordered by expiry and the sweep only looks at list heads.
+//!
+//! Addresses are stored as [`Ipv6Addr`] (IPv4 as IPv4-mapped `::ffff:a.b.c.d`) so IPv6 services need no
+//! change of the session layout; the hash folds an IPv4-mapped address to its IPv4 value.
+
+pub mod table;
+pub mod tcp_state;
+
+use crate::flow_hash;
+use crate::service::DestCounters;
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::sync::Arc;
+
+/// An address as sessions store it (IPv4 is IPv4-mapped).
+pub type SessAddr = Ipv6Addr;
+
+/// Store an IPv4 address as a session address.
+#[inline]
+pub fn sess_addr(a: Ipv4Addr) -> SessAddr {
+    a.to_ipv6_mapped()
+}
+
+/// A session address back as an `IpAddr` (IPv4 when IPv4-mapped).
+#[inline]
+pub fn ip_of(a: &SessAddr) -> IpAddr {
+    match a.to_ipv4_mapped() {
+        Some(v4) => IpAddr::V4(v4),
+        None => IpAddr::V6(*a),
+    }
+}
+
+/// A session address as IPv4 (`0.0.0.0` for a non-mapped IPv6 address, which IPv4 code never stores).
+#[inline]
+pub fn v4_of(a: &SessAddr) -> Ipv4Addr {
+    a.to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED)
+}
+
+/// A packet's flow key as seen on the wire: protocol, source, destination.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FlowKey {
+    /// IP protocol number.
+    pub proto: u8,
+    /// Source address.
+    pub src: SessAddr,
+    /// Source port.
+    pub sport: u16,
+    /// Destination address.
+    pub dst: SessAddr,
+    /// Destination port.
+    pub dport: u16,
+}
+
+impl FlowKey {
+    /// The key of an IPv4 packet.
+    #[inline]
+    pub fn v4(proto: u8, src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> FlowKey {
+        FlowKey {
+            proto,
+            src: sess_addr(src),
+            sport,
+            dst: sess_addr(dst),
+            dport,
+        }
+    }
+
+    /// The session-index hash ([`flow_hash::hash_tuple`]).
+    #[inline]
+    pub fn hash(&self) -> u32 {
+        flow_hash::hash_tuple(
+            self.proto,
+            flow_hash::fold_v6(&self.src),
+            self.sport,
+            flow_hash::fold_v6(&self.dst),
+            self.dport,
+        )
+    }
+}
+
+/// Which way a packet travels relative to its session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dir {
+    /// Client -> real server (the key the client sends: client -> VIP).
+    In,
+    /// Real server -> client (NAT: real server -> client; FULLNAT: real server -> local address).
+    Out,
+}
+
+/// Session flag: counted as an active connection on its dest.
+pub const F_ACTIVE: u8 = 0x1;
+/// Session flag: FULLNAT (source rewritten to `laddr:lport`); otherwise NAT.
+pub const F_FULLNAT: u8 = 0x2;
+
+/// One connection's cached transform. Keep it small: one cache line and a half at most
+/// (see the `session_is_small` test).
+#[derive(Debug, Clone)]
+pub struct Session {
+    /// Client address.
+    pub client: SessAddr,
+    /// Virtual address.
+    pub vip: SessAddr,
+    /// Real-server address.
+    pub rip: SessAddr,
+    /// FULLNAT local address (unspecified for NAT).
+    pub laddr: SessAddr,
+    /// Client port.
+    pub cport: u16,
+    /// Virtual port.
+    pub vport: u16,
+    /// Real-server port.
+    pub rport: u16,
+    /// FULLNAT local port (0 for NAT).
+    pub lport: u16,
+    /// The dest it is bound to (connection counts, traffic counters, deleted flag).
+    pub dest: Arc<DestCounters>,
+    /// Monotonic expiry time in ms.
+    pub expires_ms: u64,
+    /// IP protocol number.
+    pub proto: u8,
+    /// State ([`tcp_state`]).
+    pub state: u8,
+    /// `F_*` flags.
+    pub flags: u8,
+    pub(crate) prev: u32,
+    pub(crate) next: u32,
+}
+
+impl Session {
+    /// A new session (state `NONE` for TCP, `UDP` for UDP; not linked into any table yet).
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        proto: u8,
+        client: (Ipv4Addr, u16),
+        vip: (Ipv4Addr, u16),
+        rip: (Ipv4Addr, u16),
+        local: Option<(Ipv4Addr, u16)>,
+        dest: Arc<DestCounters>,
+    ) -> Session {
+        let (laddr, lport, flags) = match local {
+            Some((a, p)) => (sess_addr(a), p, F_FULLNAT),
+            None => (Ipv6Addr::UNSPECIFIED, 0, 0),
+        };
+        Session {
+            client: sess_addr(client.0),
+            vip: sess_addr(vip.0),
+            rip: sess_addr(rip.0),
+            laddr,
+            cport: client.1,
+            vport: vip.1,
+            rport: rip.1,
+            lport,
+            dest,
+            expires_ms: 0,
+            proto,
+            state: if proto == 17 {
+                tcp_state::UDP
+            } else {
+                tcp_state::NONE
+            },
+            flags,
+            prev: table::NIL,
+            next: table::NIL,
+        }
+    }
+
+    /// Whether this is a FULLNAT session.
+    #[inline]
+    pub fn is_fullnat(&self) -> bool {
+        self.flags & F_FULLNAT != 0
+    }
+
+    /// Whether it is counted active on its dest.
+    #[inline]
+    pub fn is_active(&self) -> bool {
+        self.flags & F_ACTIVE != 0
+    }
+
+    /// The key of packets travelling `dir`.
+    #[inline]
+    pub fn key(&self, dir: Dir) -> FlowKey {
+        match dir {
+            Dir::In => FlowKey {
+                proto: self.proto,
+                src: self.client,
+                sport: self.cport,
+                dst: self.vip,
+                dport: self.vport,
+            },
+            Dir::Out if self.is_fullnat() => FlowKey {
+                proto: self.proto,
+                src: self.rip,
+                sport: self.rport,
+                dst: self.laddr,
+                dport: self.lport,
+            },
+            Dir::Out => FlowKey {
+                proto: self.proto,
+                src: self.rip,
+                sport: self.rport,
+                dst: self.client,
+                dport: self.cport,
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::service::TrafficCounters;
+
+    #[test]
+    fn session_is_small() {
+        // 4 addresses (64) + 4 ports (8) + Arc (8) + expiry (8) + 3 bytes + list links (8), aligned.
+        assert_eq!(std::mem::size_of::<Session>(), 104);
+        assert!(std::mem::size_of::<Session>() <= 128);
+        assert_eq!(
+            std::mem::size_of::<Option<Session>>(),
+            std::mem::size_of::<Session>()
+        );
+    }
+
+    #[test]
+    fn keys_both_directions() {
+        let dc = Arc::new(DestCounters::new(
+            Arc::new(TrafficCounters::default()),
+            0,
+            0,
+        ));
+        let c = (Ipv4Addr::new(10, 10, 0, 2), 40000);
+        let v = (Ipv4Addr::new(10, 10, 0, 100), 8990);
+        let r = (Ipv4Addr::new(10, 10, 1, 2), 8998);
+        let nat = Session::new(6, c, v, r, None, dc.clone());
+        assert_eq!(nat.key(Dir::In), FlowKey::v4(6, c.0, c.1, v.0, v.1));
+        assert_eq!(nat.key(Dir::Out), FlowKey::v4(6, r.0, r.1, c.0, c.1));
+        assert_eq!(nat.state, tcp_state::NONE);
+        let l = (Ipv4Addr::new(10, 10, 9, 1), 1025);
+        let full = Session::new(17, c, v, r, Some(l), dc);
+        assert!(full.is_fullnat());
+        assert_eq!(full.state, tcp_state::UDP);
+        assert_eq!(full.key(Dir::Out), FlowKey::v4(17, r.0, r.1, l.0, l.1));
+        assert_eq!(ip_of(&full.laddr), IpAddr::V4(l.0));
+        assert_eq!(v4_of(&full.rip), r.0);
+    }
+}
