@@ -165,7 +165,8 @@ impl<B> NeighTable<B> {
     /// Record that `ip` on `port` is at `mac` (from an ARP packet, or a [`NeighUpdate`]): the entry
     /// becomes reachable and its queued packets are appended to `released`, to be sent to `mac` on
     /// `port`. A missing entry is created only when `create` is set and the table has room.
-    /// Returns true when the table changed (a new entry, a new MAC, or a resolution).
+    /// Returns true when an entry was refreshed or created (then the other workers must hear of it:
+    /// the reply may answer one of *their* requests, or refresh their stale entry).
     pub fn learn(
         &mut self,
         port: u16,
@@ -177,13 +178,12 @@ impl<B> NeighTable<B> {
     ) -> bool {
         let key = (port, u32::from(ip));
         if let Some(e) = self.map.get_mut(&key) {
-            let changed = e.state == NeighState::Incomplete || e.mac != mac;
             e.state = NeighState::Reachable;
             e.mac = mac;
             e.confirmed_ms = now_ms;
             e.tries = 0;
             released.extend(e.pending.drain(..));
-            return changed;
+            return true;
         }
         if !create || self.map.len() >= self.capacity {
             return false;
@@ -348,12 +348,12 @@ mod tests {
         assert!(t.is_empty());
         assert!(t.learn(0, IP, MAC, 0, true, &mut out));
         assert!(
-            !t.learn(0, IP, MAC, 1, true, &mut out),
-            "same MAC: no change"
+            t.learn(0, IP, MAC, 1, false, &mut out),
+            "same MAC: refreshed"
         );
         assert!(
             t.learn(0, IP, [2, 0, 0, 0, 0, 9], 2, false, &mut out),
-            "new MAC: change"
+            "new MAC"
         );
         assert_eq!(t.mac(0, IP), Some([2, 0, 0, 0, 0, 9]));
         assert!(out.is_empty());
