@@ -15,3 +15,4 @@ pub mod flow_hash;
 pub mod sched;
 pub mod service;
 pub mod session;
+pub mod rules;
