@@ -21,7 +21,8 @@
 #
 # Environment: RVS_PREFIX (default rv<pid>-; at most 12 characters: tap names must fit in 15), RVS_RUN_DIR
 # (default /tmp/rvs-lab.<prefix>), RVS_BIN_DIR (directory with rvsd and rvsadm; default
-# ${CARGO_TARGET_DIR:-<repo>/target}/release), RVS_LAB_KEEP=1 (lab_down leaves the run dir for inspection).
+# ${CARGO_TARGET_DIR:-<repo>/target}/release), RVS_LAB_KEEP=1 (lab_down leaves the run dir for inspection),
+# RVS_LAB_NO_TRAP=1 (lab_init installs no trap: the lab outlives the shell, as for `make demo`).
 # Every wait is bounded; every process started here is recorded in the run dir and killed by pid.
 
 RVS_LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -64,7 +65,7 @@ lab_init() {
     RVS_TAP_RS1="${RVS_PREFIX}1"
     RVS_TAP_RS2="${RVS_PREFIX}2"
     export RVS_PREFIX RVS_RUN_DIR RVS_BIN_DIR RVSD RVSADM RVS_SOCK
-    if [[ -z "${RVS_LAB_TRAP:-}" ]]; then
+    if [[ -z "${RVS_LAB_TRAP:-}" && "${RVS_LAB_NO_TRAP:-0}" != 1 ]]; then
         RVS_LAB_TRAP=1
         trap 'rc=$?; lab_down; exit $rc' EXIT
         trap 'lab_log "interrupted"; exit 130' INT

@@ -1,0 +1,60 @@
+# rvs: `make demo` runs the practical in a namespace lab; `make test` runs everything CI runs.
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+
+# cargo lives in ~/.cargo/bin, which a non-login shell (CI) may not have on PATH.
+export PATH := $(HOME)/.cargo/bin:/root/.cargo/bin:$(PATH)
+CARGO ?= cargo
+CARGO_TARGET_DIR ?= $(CURDIR)/target
+export CARGO_TARGET_DIR
+# Where the lab finds rvsd and rvsadm.
+RVS_BIN_DIR ?= $(CARGO_TARGET_DIR)/release
+export RVS_BIN_DIR
+# Workers for `make demo` (1 or 2).
+WORKERS ?= 1
+
+DEB_PACKAGES := libdpdk-dev dpdk dpdk-dev clang libclang-dev pkg-config nginx-light socat iputils-ping iproute2 \
+	tcpdump python3-scapy curl ethtool tshark
+
+.PHONY: all deps build test unit e2e demo demo-stop
+
+all: build
+
+## deps: install the Debian packages (skips apt entirely when everything is installed)
+deps:
+	@missing=""; \
+	for p in $(DEB_PACKAGES); do \
+		dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
+	done; \
+	if [ -z "$$missing" ]; then echo "deps: all packages present"; exit 0; fi; \
+	echo "deps: installing$$missing"; \
+	export DEBIAN_FRONTEND=noninteractive; \
+	apt-get update -qq; \
+	apt-get install -y -qq --no-install-recommends $$missing
+	@command -v $(CARGO) >/dev/null || { echo "cargo not found (PATH=$$PATH)"; exit 1; }
+
+## build: release build of every crate (rvsd, rvsadm)
+build:
+	$(CARGO) build --release --workspace
+
+## unit: format, lints, unit and integration tests (release profile, shared with `build`)
+unit: deps
+	$(CARGO) fmt --all --check
+	$(CARGO) clippy --workspace --all-targets -- -D warnings
+	$(CARGO) test --workspace --release
+	$(CARGO) test -p rvs-dataplane --no-default-features --release
+
+## e2e: the namespace lab end-to-end scripts (needs root)
+e2e: deps build
+	tests/e2e/run.sh
+
+## test: everything CI runs
+test: unit e2e
+
+## demo: bring up the lab with rvsd, load the practical, curl it twice, leave it running
+demo: deps build
+	tests/lab/demo.sh up $(WORKERS)
+
+## demo-stop: tear the demo down
+demo-stop:
+	tests/lab/demo.sh down
