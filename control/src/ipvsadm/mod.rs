@@ -1,1 +1,212 @@
-//! ipvsadm.
+//! ipvsadm 1.31 compatibility: command line, output formats, exit codes, `-R` restore.
+//!
+//! - [`parse_args`] turns one command line into a [`Command`] (a [`Request`] to send, a listing to
+//!   print, or a local action such as help). rvsd uses it for the `[services] rules` lines of its
+//!   configuration ([`Command::into_rule`]).
+//! - [`format`] prints every listing byte for byte as ipvsadm does (see `shared/reference/ipvsadm.md`).
+//! - [`exec`] runs a command against a [`exec::Transport`] (the daemon), prints, and returns ipvsadm's exit
+//!   status; [`exec::restore`] runs `-R` input.
+//!
+//! Exit statuses: 0 success; 2 parse/validation errors and an unreachable daemon; 255 refused
+//! operations, `Try ...` and popt errors; 1 listing failures.
+//!
+//! rvs extras beyond ipvsadm (not shown by `-h`, which prints ipvsadm's text unchanged):
+//! - `--fullnat`: forwarding method FULLNAT, listed as `FullNat`, saved as `--fullnat`.
+//! - `--add-laddr -z LIP -t|-u VIP:PORT`, `--del-laddr -z LIP -t|-u VIP:PORT`: FULLNAT local addresses.
+//! - `--get-laddr [-t|-u VIP:PORT] [-n]`: one line per local address under the header
+//!   `VIP:VPORT            TOTAL    SNAT_IP              CONFLICTS  CONNS` (`%-20s %-8s %-20s %-10s %s`;
+//!   TOTAL = local addresses of that service, CONFLICTS always 0).
+//! - `--dp-stats`: dataplane counters, `lcore <id> <name> <value>` lines then `port <name> <value>`.
+//! - `-S` also saves local addresses as `--add-laddr -z LIP -t VIP:PORT` lines after each service.
+//! - `-R` skips `#` comment lines and drops a `#` token and what follows it.
+//! - Refused with exit 2: `-f`, `--sctp-service`, `--pe`, `--start-daemon`, `--stop-daemon`.
+
+pub mod exec;
+pub mod format;
+pub mod names;
+pub mod parse;
+pub mod sort;
+
+use crate::proto::{Request, ServiceKey};
+use names::NameDb;
+
+/// Which columns a service listing shows (ipvsadm's precedence: stats > rate > thresholds >
+/// persistent-conn > tun-info > plain).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ListView {
+    /// Scheduler, forward, weight, active/inactive connections.
+    #[default]
+    Plain,
+    /// `--stats`.
+    Stats,
+    /// `--rate`.
+    Rate,
+    /// `--thresholds`.
+    Thresholds,
+    /// `--persistent-conn`.
+    PersistentConn,
+    /// `--tun-info`.
+    TunInfo,
+}
+
+/// How to print a service listing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct ListFormat {
+    /// `-n`: no name resolution.
+    pub numeric: bool,
+    /// `--exact`: no K/M/G/T abbreviation.
+    pub exact: bool,
+    /// `--nosort`: the daemon's order.
+    pub nosort: bool,
+    /// The columns.
+    pub view: ListView,
+}
+
+/// One parsed ipvsadm invocation.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// A mutating request (`-A -E -D -C -a -e -d -Z --set --add-laddr --del-laddr`): send it, print
+    /// nothing on success.
+    Apply(Request),
+    /// `-L`/`-l` of every service (`service: None`) or one.
+    List {
+        /// The one service to list.
+        service: Option<ServiceKey>,
+        /// Columns and options.
+        format: ListFormat,
+    },
+    /// `-L -c`: connection entries.
+    ListConns {
+        /// `-n`.
+        numeric: bool,
+        /// `--persistent-conn`: the wider header with pe name/data.
+        persistent_conn: bool,
+    },
+    /// `-L --timeout`.
+    ListTimeouts,
+    /// `-L --daemon`: rvs runs no sync daemon, so this prints nothing.
+    ListDaemons,
+    /// `-S`.
+    Save {
+        /// `-n`.
+        numeric: bool,
+    },
+    /// `--get-laddr`.
+    GetLaddrs {
+        /// One service, or all.
+        service: Option<ServiceKey>,
+        /// `-n`.
+        numeric: bool,
+    },
+    /// `--dp-stats`.
+    DataplaneStats,
+    /// `-R`: read command lines from stdin.
+    Restore,
+    /// `-h`.
+    Help,
+    /// `-v`.
+    Version,
+}
+
+impl Command {
+    /// The request this command sends to the daemon, if any.
+    pub fn request(&self) -> Option<Request> {
+        match self {
+            Command::Apply(r) => Some(r.clone()),
+            Command::List { service, .. } => Some(Request::GetServices(*service)),
+            Command::ListConns { .. } => Some(Request::GetConns),
+            Command::ListTimeouts => Some(Request::GetTimeouts),
+            Command::Save { .. } => Some(Request::GetServices(None)),
+            Command::GetLaddrs { service, .. } => Some(Request::GetLaddrs(*service)),
+            Command::DataplaneStats => Some(Request::GetDataplaneStats),
+            Command::ListDaemons | Command::Restore | Command::Help | Command::Version => None,
+        }
+    }
+
+    /// For configuration rule lines: the mutating request, or `None` for anything else (listings,
+    /// help, restore...).
+    pub fn into_rule(self) -> Option<Request> {
+        match self {
+            Command::Apply(r) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// A command line ipvsadm would refuse: the exact message (printed to stderr followed by a newline)
+/// and the exit status (2 for `fail()`, 255 for `Try ...` and popt errors).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct ParseError {
+    /// The message, without the final newline.
+    pub message: String,
+    /// The exit status.
+    pub code: i32,
+}
+
+/// The program name used in messages when none is given.
+pub const PROG: &str = "rvsadm";
+
+/// Parses ipvsadm arguments (without argv\[0\]), resolving names with the machine's `/etc/hosts` and
+/// `/etc/services`. Messages name the program `rvsadm`.
+///
+/// # Errors
+/// [`ParseError`] with ipvsadm's message and exit status.
+pub fn parse_args(args: &[String]) -> Result<Command, ParseError> {
+    parse::parse(PROG, args, NameDb::system(), false)
+}
+
+/// [`parse_args`] with the program name as typed and explicit name tables.
+///
+/// # Errors
+/// As [`parse_args`].
+pub fn parse_args_with(prog: &str, args: &[String], names: &NameDb) -> Result<Command, ParseError> {
+    parse::parse(prog, args, names, false)
+}
+
+/// Parses one `-R` input line's words (after dropping `ipvsadm` tokens): like [`parse_args_with`] but no
+/// words is `Try ...` and `-R` is refused, as ipvsadm does when reading stdin.
+///
+/// # Errors
+/// As [`parse_args`].
+pub fn parse_restore_line(
+    prog: &str,
+    words: &[String],
+    names: &NameDb,
+) -> Result<Command, ParseError> {
+    parse::parse(prog, words, names, true)
+}
+
+/// Removes every `--socket PATH` / `--socket=PATH` from the arguments (rvsadm accepts it anywhere on
+/// the line) and returns the last path given with the remaining arguments.
+///
+/// # Errors
+/// `--socket` without a path: `--socket: missing argument`, exit 255 (a popt error).
+pub fn take_socket_flag(
+    args: &[String],
+) -> Result<(Option<std::path::PathBuf>, Vec<String>), ParseError> {
+    let mut path = None;
+    let mut rest = Vec::with_capacity(args.len());
+    let mut it = args.iter();
+    while let Some(a) = it.next() {
+        if a == "--socket" {
+            match it.next() {
+                Some(p) => path = Some(std::path::PathBuf::from(p)),
+                None => {
+                    return Err(ParseError {
+                        message: "--socket: missing argument".into(),
+                        code: 255,
+                    })
+                }
+            }
+        } else if let Some(p) = a.strip_prefix("--socket=") {
+            path = Some(std::path::PathBuf::from(p));
+        } else {
+            rest.push(a.clone());
+        }
+    }
+    Ok((path, rest))
+}
+
+#[cfg(test)]
+mod tests;

@@ -6,6 +6,9 @@ use rvs_control::proto::{Reply, Request};
 use std::path::PathBuf;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+type Job = (Request, Sender<Reply>);
+type Handler = Sender<Job>;
+
 static COUNTER: AtomicUsize = AtomicUsize::new(0);
 
 /// A fresh directory under the system temp dir, removed on drop.
@@ -28,14 +31,11 @@ impl Drop for TempDir {
 }
 
 /// Runs `f` on every request in a thread until the channel closes; returns the sender for `serve`.
-pub fn fake_handler<F>(mut f: F) -> Sender<(Request, Sender<Reply>)>
+pub fn fake_handler<F>(mut f: F) -> Handler
 where
     F: FnMut(Request) -> Reply + Send + 'static,
 {
-    let (tx, rx): (
-        Sender<(Request, Sender<Reply>)>,
-        Receiver<(Request, Sender<Reply>)>,
-    ) = crossbeam_channel::unbounded();
+    let (tx, rx): (Handler, Receiver<Job>) = crossbeam_channel::unbounded();
     std::thread::spawn(move || {
         while let Ok((req, reply)) = rx.recv() {
             let _ = reply.send(f(req));
