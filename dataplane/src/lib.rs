@@ -16,3 +16,5 @@ pub mod sched;
 pub mod service;
 pub mod session;
 pub mod rules;
+pub mod laddr;
+pub mod xmit;
