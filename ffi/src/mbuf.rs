@@ -5,8 +5,10 @@
 //! `Send`). The slices cover the first segment only: rvs configures no scatter rx, so received frames
 //! and the frames it builds are single-segment (length edits refuse multi-segment mbufs).
 //!
-//! Field access goes through the C shim (the mbuf layout is bitfields and anonymous unions); the shim
-//! statically asserts `sizeof(struct rte_mbuf) == 128`, and bindgen's layout tests check the Rust view.
+//! The hot accessors ([`Mbuf::data`], [`Mbuf::len`]) read `buf_addr`, `data_off` and `data_len` from
+//! Rust (plain fields; `size_of::<rte_mbuf>() == 128` is asserted at compile time here and in the shim,
+//! and bindgen's layout tests check every offset); everything else (bitfields, anonymous unions, DPDK's
+//! length bookkeeping) goes through the C shim.
 
 use std::fmt;
 use std::ptr::NonNull;
@@ -61,6 +63,9 @@ impl TxOffload {
     }
 }
 
+// The fields read from Rust assume DPDK 22.11's two-cache-line rte_mbuf.
+const _: () = assert!(std::mem::size_of::<sys::rte_mbuf>() == 128);
+
 /// An owned, single-segment packet mbuf. Freed to its pool on drop.
 pub struct Mbuf(NonNull<sys::rte_mbuf>);
 
@@ -92,36 +97,48 @@ impl Mbuf {
     }
 
     /// The frame's bytes (first segment).
+    #[inline]
     pub fn data(&self) -> &[u8] {
-        // SAFETY: self owns a valid mbuf; mtod points at data_len initialised bytes of its data room
-        // (DPDK's invariant), which live as long as the mbuf; &self forbids concurrent mutation.
-        unsafe {
-            let p = sys::rvs_pktmbuf_mtod(self.as_ptr());
-            let len = usize::from(sys::rvs_pktmbuf_data_len(self.as_ptr()));
-            if len == 0 {
-                return &[];
-            }
-            std::slice::from_raw_parts(p, len)
+        let (p, len) = self.data_ptr_len();
+        if len == 0 {
+            return &[];
         }
+        // SAFETY: p points at data_len initialised bytes inside the mbuf's data room (DPDK's invariant),
+        // alive as long as the mbuf; &self forbids concurrent mutation through this owner.
+        unsafe { std::slice::from_raw_parts(p, len) }
     }
 
     /// The frame's bytes (first segment), writable.
+    #[inline]
     pub fn data_mut(&mut self) -> &mut [u8] {
-        // SAFETY: as in data(); &mut self plus exclusive ownership (refcount 1) makes the slice unique.
-        unsafe {
-            let p = sys::rvs_pktmbuf_mtod(self.as_ptr());
-            let len = usize::from(sys::rvs_pktmbuf_data_len(self.as_ptr()));
-            if len == 0 {
-                return &mut [];
-            }
-            std::slice::from_raw_parts_mut(p, len)
+        let (p, len) = self.data_ptr_len();
+        if len == 0 {
+            return &mut [];
         }
+        // SAFETY: as in data(); &mut self plus exclusive ownership (refcount 1) make the slice unique.
+        unsafe { std::slice::from_raw_parts_mut(p, len) }
     }
 
     /// Length of the first segment (the whole frame for single-segment mbufs).
+    #[inline]
     pub fn len(&self) -> usize {
-        // SAFETY: self owns a valid mbuf; a field read.
-        usize::from(unsafe { sys::rvs_pktmbuf_data_len(self.as_ptr()) })
+        self.data_ptr_len().1
+    }
+
+    /// `buf_addr + data_off` and `data_len`, read directly (the hot path: no shim call).
+    #[inline]
+    fn data_ptr_len(&self) -> (*mut u8, usize) {
+        let m = self.as_ptr();
+        // SAFETY: m is a valid, aligned rte_mbuf we own; buf_addr, data_off and data_len are plain fields
+        // (layout checked by bindgen's layout tests and the size assert below); data_off < buf_len so the
+        // pointer stays inside the buffer.
+        unsafe {
+            let base = (*m).buf_addr.cast::<u8>();
+            (
+                base.add(usize::from((*m).data_off)),
+                usize::from((*m).data_len),
+            )
+        }
     }
 
     /// True when the frame is empty.
