@@ -4,7 +4,7 @@ source "$(dirname "$0")/lib.sh"
 
 lab_up 2 nat
 http_service rr -m
-read -r rs1 rs2 other total <<<"$(http_counts 200)"
+read -r rs1 rs2 other <<<"$(http_counts 200)"
 assert_eq 0 "$other" "failed requests (rr)"
 assert_near 100 "$rs1" 6 "rr rs1"
 assert_near 100 "$rs2" 6 "rr rs2"
@@ -12,7 +12,7 @@ ok "rr $rs1/$rs2"
 
 lab_rvsadm -C
 http_service wrr -m 3 1
-read -r rs1 rs2 other total <<<"$(http_counts 200)"
+read -r rs1 rs2 other <<<"$(http_counts 200)"
 assert_eq 0 "$other" "failed requests (wrr)"
 assert_near 150 "$rs1" 6 "wrr rs1"
 assert_near 50 "$rs2" 6 "wrr rs2"

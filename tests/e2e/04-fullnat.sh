@@ -18,7 +18,7 @@ for rs in rs1 rs2; do
 done
 ok "rs see 10.10.9.x, never the client"
 
-read -r rs1 rs2 other total <<<"$(http_counts 50)"
+read -r rs1 rs2 other <<<"$(http_counts 50)"
 assert_eq "25 25 0" "$rs1 $rs2 $other" "rr over 50 FULLNAT connections"
 check_big_download "$VIP_URL" "FULLNAT"
 check_big_download "$VIP_URL" "FULLNAT (other rs)"

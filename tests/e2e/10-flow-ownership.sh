@@ -5,12 +5,12 @@ source "$(dirname "$0")/lib.sh"
 
 lab_up 2 fullnat
 http_service rr --fullnat
-read -r rs1 rs2 other total <<<"$(http_counts 200)"
+read -r rs1 rs2 other <<<"$(http_counts 200)"
 assert_eq 0 "$other" "failed requests through FULLNAT with two workers"
 lab_mode nat
 lab_rvsadm -C
 http_service rr -m
-read -r rs1 rs2 other total <<<"$(http_counts 200)"
+read -r rs1 rs2 other <<<"$(http_counts 200)"
 assert_eq 0 "$other" "failed requests through NAT with two workers"
 
 stats=$(lab_rvsadm --dp-stats)

@@ -31,7 +31,7 @@ up)
     run $adm -a -t 10.10.0.100:8990 -r 10.10.1.2:8998 -m
     run $adm -a -t 10.10.0.100:8990 -r 10.10.2.2:8999 -m
     run $adm -Ln
-    for i in 1 2; do
+    for _ in 1 2; do
         echo "\$ ip netns exec ${RVS_PREFIX}client curl -s http://10.10.0.100:8990/"
         answer=$(lab_curl -H 'Connection: close' http://10.10.0.100:8990/) || true
         echo "${answer:-<no answer>}"

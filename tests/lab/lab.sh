@@ -276,6 +276,12 @@ lab_setup_namespaces() {
     lab_wait 10 "rs2 http" lab_ns rs2 curl -sf --max-time 2 "http://$RVS_RS2_IP:$RVS_RS2_HTTP/"
 }
 
+# Whether namespace NS reaches rvsd's address IP: an echo reply, or at least a resolved neighbour entry.
+lab_reach() { # lab_reach client|rs1|rs2 IP
+    lab_ns "$1" ping -c1 -W1 "$2" >/dev/null 2>&1 && return 0
+    lab_ns "$1" ip neigh show "$2" | grep -q lladdr
+}
+
 # Bring the whole lab up: lab_up [WORKERS] [MODE]
 lab_up() {
     local workers=${1:-1} mode=${2:-nat}
@@ -284,10 +290,11 @@ lab_up() {
     lab_write_config "$workers"
     lab_start_rvsd
     lab_setup_namespaces "$mode"
-    # rvsd must answer ARP for its addresses: a ping to each port address checks the plumbing through it.
-    lab_wait 10 "ping 10.10.0.1 from client" lab_ns client ping -c1 -W1 10.10.0.1
-    lab_wait 10 "ping 10.10.1.1 from rs1" lab_ns rs1 ping -c1 -W1 10.10.1.1
-    lab_wait 10 "ping 10.10.2.1 from rs2" lab_ns rs2 ping -c1 -W1 10.10.2.1
+    # rvsd must answer ARP for its addresses: each namespace resolves rvsd's address (a ping triggers the ARP
+    # request; an echo reply is welcome but not required here).
+    lab_wait 15 "client to resolve 10.10.0.1" lab_reach client 10.10.0.1
+    lab_wait 15 "rs1 to resolve 10.10.1.1" lab_reach rs1 10.10.1.1
+    lab_wait 15 "rs2 to resolve 10.10.2.1" lab_reach rs2 10.10.2.1
     lab_log "lab up: prefix $RVS_PREFIX, $workers worker(s), $mode, socket $RVS_SOCK, run dir $RVS_RUN_DIR"
 }
 
