@@ -26,6 +26,13 @@ pub const RX_DESC: u16 = 1024;
 /// Tx descriptors per queue (adjusted to the driver's limits).
 pub const TX_DESC: u16 = 1024;
 
+// Each worker's I/O and its buffers move into the worker lcore's closure.
+const _: () = {
+    const fn assert_send<T: Send>() {}
+    assert_send::<DpdkIo>();
+    assert_send::<DpdkBuf>();
+};
+
 /// A packet buffer over one owned DPDK mbuf.
 #[derive(Debug)]
 pub struct DpdkBuf(pub Mbuf);
