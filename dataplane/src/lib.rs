@@ -18,3 +18,4 @@ pub mod session;
 pub mod rules;
 pub mod laddr;
 pub mod xmit;
+pub mod lb;

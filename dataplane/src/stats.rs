@@ -49,11 +49,13 @@ pub enum DropReason {
     TxFull,
     /// Buffer pool exhausted.
     NoBuffer,
+    /// The chosen real server's forwarding method (Route, Tunnel) is not implemented yet.
+    FwdUnsupported,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 21] = [
+    pub const ALL: [DropReason; 22] = [
         DropReason::EthTruncated,
         DropReason::EthUnsupported,
         DropReason::ArpMalformed,
@@ -75,6 +77,7 @@ impl DropReason {
         DropReason::HandoffFull,
         DropReason::TxFull,
         DropReason::NoBuffer,
+        DropReason::FwdUnsupported,
     ];
 
     /// The counter's stable name.
@@ -101,6 +104,7 @@ impl DropReason {
             DropReason::HandoffFull => "handoff_full",
             DropReason::TxFull => "tx_full",
             DropReason::NoBuffer => "no_buffer",
+            DropReason::FwdUnsupported => "fwd_unsupported",
         }
     }
 }

@@ -20,7 +20,7 @@ pub fn fullnat_in(
     local: (Ipv4Addr, u16),
     rs: (Ipv4Addr, u16),
 ) -> Result<(), DropReason> {
-    rewrite(ip, Some(local), Some(rs))
+    rewrite(ip, Some(local), Some(rs), true)
 }
 
 /// Real server -> client: source -> `virt` (VIP:vport), destination -> `client`.
@@ -33,7 +33,7 @@ pub fn fullnat_out(
     virt: (Ipv4Addr, u16),
     client: (Ipv4Addr, u16),
 ) -> Result<(), DropReason> {
-    rewrite(ip, Some(virt), Some(client))
+    rewrite(ip, Some(virt), Some(client), true)
 }
 
 #[cfg(test)]

@@ -2,9 +2,11 @@
 //!
 //! Each rewrite changes addresses and ports, patches the IP header checksum and the TCP/UDP checksum
 //! incrementally (RFC 1624, through [`crate::wire`]'s `rewrite_*` helpers: the pseudo-header addresses
-//! and the ports), keeps a UDP checksum of 0 ("none") at 0, and decrements the TTL (we are a router),
+//! and the ports), keeps a UDP checksum of 0 ("none") at 0, and (`dec_ttl`) decrements the TTL,
 //! patching the header checksum. A packet whose TTL is <= 1 is refused with
-//! [`DropReason::Ipv4TtlExpired`] before anything is written. Fragments are refused
+//! [`DropReason::Ipv4TtlExpired`] before anything is written. The `nat_*`/`fullnat_*` functions
+//! decrement the TTL; [`crate::lb::LbCtx`] calls [`rewrite`] without it because the pipeline
+//! decrements the TTL of every forwarded packet itself. Fragments are refused
 //! ([`DropReason::Ipv4Fragment`]): only a whole datagram has the ports we rewrite.
 
 pub mod fullnat;
@@ -17,7 +19,7 @@ use crate::wire::udp::UdpPacket;
 use std::net::Ipv4Addr;
 
 /// Rewrite the source and/or destination `(address, port)` of the TCP or UDP packet `ip` in place,
-/// with incremental checksum updates and a TTL decrement.
+/// with incremental checksum updates, and a TTL decrement when `dec_ttl`.
 ///
 /// # Errors
 /// `Ipv4Malformed`, `Ipv4Fragment`, `Ipv4TtlExpired`, `TcpMalformed`/`UdpMalformed`, or `NotForUs` for
@@ -26,6 +28,7 @@ pub fn rewrite(
     ip: &mut [u8],
     new_src: Option<(Ipv4Addr, u16)>,
     new_dst: Option<(Ipv4Addr, u16)>,
+    dec_ttl: bool,
 ) -> Result<(), DropReason> {
     let mut pkt = Ipv4Packet::new_checked(ip).map_err(|_| DropReason::Ipv4Malformed)?;
     if pkt.is_fragment() {
@@ -68,7 +71,9 @@ pub fn rewrite(
     if let Some((a, _)) = new_dst {
         pkt.rewrite_dst(a);
     }
-    pkt.decrement_ttl();
+    if dec_ttl {
+        pkt.decrement_ttl();
+    }
     Ok(())
 }
 
@@ -189,41 +194,57 @@ mod tests {
         let mut p = tcp(C, V, 1, SYN, 1, 0, &[]);
         let orig = p.clone();
         assert_eq!(
-            rewrite(&mut p, None, Some(V)),
+            rewrite(&mut p, None, Some(V), true),
             Err(DropReason::Ipv4TtlExpired)
         );
         assert_eq!(p, orig);
         let mut p = tcp(C, V, 0, SYN, 1, 0, &[]);
         assert_eq!(
-            rewrite(&mut p, None, Some(V)),
+            rewrite(&mut p, None, Some(V), true),
             Err(DropReason::Ipv4TtlExpired)
         );
         let mut p = tcp(C, V, 64, SYN, 1, 0, &[]);
         p[6] = 0x20; // MF
         assert_eq!(
-            rewrite(&mut p, None, Some(V)),
+            rewrite(&mut p, None, Some(V), true),
             Err(DropReason::Ipv4Fragment)
         );
         let mut p = tcp(C, V, 64, SYN, 1, 0, &[]);
         p[9] = 47;
-        assert_eq!(rewrite(&mut p, None, Some(V)), Err(DropReason::NotForUs));
+        assert_eq!(
+            rewrite(&mut p, None, Some(V), true),
+            Err(DropReason::NotForUs)
+        );
         let mut p = tcp(C, V, 64, SYN, 1, 0, &[]);
         p.truncate(30);
         p[2..4].copy_from_slice(&30u16.to_be_bytes());
         assert_eq!(
-            rewrite(&mut p, None, Some(V)),
+            rewrite(&mut p, None, Some(V), true),
             Err(DropReason::TcpMalformed)
         );
         assert_eq!(
-            rewrite(&mut [0u8; 10], None, None),
+            rewrite(&mut [0u8; 10], None, None, true),
             Err(DropReason::Ipv4Malformed)
+        );
+    }
+
+    #[test]
+    fn without_ttl_decrement() {
+        let mut p = tcp(C, V, 64, SYN, 1, 0, &[]);
+        let r = (Ipv4Addr::new(10, 10, 1, 2), 8998);
+        rewrite(&mut p, None, Some(r), false).unwrap();
+        assert_eq!(p, tcp(C, r, 64, SYN, 1, 0, &[]));
+        let mut p = tcp(C, V, 1, SYN, 1, 0, &[]);
+        assert_eq!(
+            rewrite(&mut p, None, Some(r), false),
+            Err(DropReason::Ipv4TtlExpired)
         );
     }
 
     #[test]
     fn ttl_two_is_forwarded_with_ttl_one() {
         let mut p = udp(C, V, 2, b"x");
-        rewrite(&mut p, None, None).unwrap();
+        rewrite(&mut p, None, None, true).unwrap();
         assert_eq!(parse_valid(&p), (C, V, 1));
     }
 }

@@ -14,7 +14,7 @@ use std::net::Ipv4Addr;
 /// As [`super::rewrite`]; nothing is written on error.
 #[inline]
 pub fn nat_in(ip: &mut [u8], rip: Ipv4Addr, rport: u16) -> Result<(), DropReason> {
-    rewrite(ip, None, Some((rip, rport)))
+    rewrite(ip, None, Some((rip, rport)), true)
 }
 
 /// Real server -> client: source RIP:rport -> `vip:vport`.
@@ -23,7 +23,7 @@ pub fn nat_in(ip: &mut [u8], rip: Ipv4Addr, rport: u16) -> Result<(), DropReason
 /// As [`super::rewrite`]; nothing is written on error.
 #[inline]
 pub fn nat_out(ip: &mut [u8], vip: Ipv4Addr, vport: u16) -> Result<(), DropReason> {
-    rewrite(ip, Some((vip, vport)), None)
+    rewrite(ip, Some((vip, vport)), None, true)
 }
 
 #[cfg(test)]

@@ -1,0 +1,969 @@
+//! The per-lcore load balancer: one IPv4 packet in, a verdict out.
+//!
+//! [`LbCtx`] owns this worker's sessions ([`SessionTable`]), its FULLNAT local port slices
+//! ([`LaddrPool`]), its scheduler cursors and its counters, and holds the current `Arc<Snapshot>`.
+//! The slow path compiles, the fast path replays:
+//! - A packet that matches a session (either direction) replays its transform: NAT or FULLNAT rewrite,
+//!   TCP state transition (INPUT table for client -> server, OUTPUT for replies), expiry refresh to
+//!   `now + timeout(state)`, dest and service counters.
+//! - A packet with no session to a service `(proto, VIP, port)` starts one: TCP must be a SYN (else
+//!   `NoSession`), the scheduler picks a dest (`NoDest` when none is available), FULLNAT takes a local
+//!   `(laddr, lport)` from this worker's slice (`NoLocalPort`), the session is inserted
+//!   (`SessionTableFull`), counted on the dest (inactive until `ESTABLISHED`), and replayed.
+//! - Anything else is [`LbVerdict::Pass`]: the pipeline handles it (ICMP echo to a local address, or
+//!   drop).
+//! - A session whose dest was deleted drops its packets (`DestDeleted`) and expires at once.
+//!
+//! The pipeline decrements the TTL of forwarded packets; this module does not (it refuses TTL <= 1
+//! before creating or refreshing anything).
+//!
+//! Flow ownership ([`LbCtx::owner`]) follows [`crate::flow_hash`]: a packet that reaches
+//! [`LbCtx::process`] on another worker than its owner is still processed, and counted in
+//! `misowned_packets` (must stay 0).
+//!
+//! Scheduler cursors are per lcore (see [`crate::sched`]): on a snapshot change each service's cursor
+//! is carried over by the service's identity and dest epoch.
+
+use crate::flow_hash;
+use crate::laddr::LaddrPool;
+use crate::sched::SchedCursor;
+use crate::service::Snapshot;
+use crate::session::table::{SessionId, SessionTable, TableFull};
+use crate::session::tcp_state::{self, TcpDir, TcpFlags};
+use crate::session::{ip_of, v4_of, Dir, FlowKey, Session, F_ACTIVE};
+use crate::stats::DropReason;
+use crate::wire::ipv4::{Ipv4Packet, PROTO_TCP, PROTO_UDP};
+use crate::wire::tcp::TcpPacket;
+use crate::wire::udp::UdpPacket;
+use crate::xmit;
+use rvs_control::proto::{ConnInfo, Counter, FwdMethod, Protocol};
+use std::net::Ipv4Addr;
+use std::sync::Arc;
+
+/// Per-lcore limits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct LbLimits {
+    /// Session table capacity of this lcore.
+    pub max_sessions: usize,
+}
+
+/// What the pipeline does with a packet after [`LbCtx::process`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LbVerdict {
+    /// Not a load-balanced flow: the pipeline handles it (ICMP echo to a VIP/local address, or drop
+    /// NotForUs/NoRoute).
+    Pass,
+    /// Rewritten in place (addresses, ports, checksums); send it. next_hop None = route the packet's
+    /// (new) dst.
+    Forward {
+        /// Next hop, when not the packet's destination.
+        next_hop: Option<Ipv4Addr>,
+    },
+    /// Drop and count.
+    Drop(DropReason),
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SvcLocal {
+    id: u64,
+    epoch: u64,
+    cursor: SchedCursor,
+    laddr_cursor: usize,
+}
+
+#[derive(Debug, Default, Clone, Copy)]
+struct LbCounters {
+    sessions_created: u64,
+    sessions_expired: u64,
+    misowned_packets: u64,
+    packets_in: u64,
+    packets_out: u64,
+}
+
+/// The parsed fields of a TCP/UDP packet.
+#[derive(Debug, Clone, Copy)]
+struct Pkt {
+    proto: u8,
+    src: Ipv4Addr,
+    dst: Ipv4Addr,
+    sport: u16,
+    dport: u16,
+    ttl: u8,
+    len: u16,
+    flags: TcpFlags,
+}
+
+/// Parse an IPv4 TCP/UDP packet. `Ok(None)`: not TCP/UDP, or a fragment.
+fn parse(ip: &[u8]) -> Result<Option<Pkt>, DropReason> {
+    let pkt = Ipv4Packet::new_checked(ip).map_err(|_| DropReason::Ipv4Malformed)?;
+    let proto = pkt.protocol();
+    if (proto != PROTO_TCP && proto != PROTO_UDP) || pkt.is_fragment() {
+        return Ok(None);
+    }
+    let (sport, dport, flags) = if proto == PROTO_TCP {
+        let t = TcpPacket::new_checked(pkt.payload()).map_err(|_| DropReason::TcpMalformed)?;
+        (t.src_port(), t.dst_port(), TcpFlags::from_byte(t.flags()))
+    } else {
+        let u = UdpPacket::new_checked(pkt.payload()).map_err(|_| DropReason::UdpMalformed)?;
+        (u.src_port(), u.dst_port(), TcpFlags::default())
+    };
+    Ok(Some(Pkt {
+        proto,
+        src: pkt.src(),
+        dst: pkt.dst(),
+        sport,
+        dport,
+        ttl: pkt.ttl(),
+        len: pkt.total_len() as u16,
+        flags,
+    }))
+}
+
+/// One worker lcore's load-balancing state.
+#[derive(Debug)]
+pub struct LbCtx {
+    worker_index: usize,
+    n_workers: usize,
+    snap: Arc<Snapshot>,
+    local: Vec<SvcLocal>,
+    sessions: SessionTable,
+    laddrs: LaddrPool,
+    c: LbCounters,
+}
+
+impl LbCtx {
+    /// The context of worker `worker_index` among `n_workers`, with an empty snapshot. Allocates the
+    /// whole session table now.
+    pub fn new(worker_index: usize, n_workers: usize, limits: LbLimits) -> Self {
+        LbCtx {
+            worker_index,
+            n_workers: n_workers.max(1),
+            snap: Snapshot::empty(),
+            local: Vec::new(),
+            sessions: SessionTable::new(limits.max_sessions),
+            laddrs: LaddrPool::new(worker_index, n_workers),
+            c: LbCounters::default(),
+        }
+    }
+
+    /// Install a new snapshot (control path: may allocate). Scheduler cursors are carried over
+    /// (kernel rules, see [`crate::sched`]); local port pools for new local addresses are created.
+    pub fn set_snapshot(&mut self, snap: Arc<Snapshot>) {
+        self.laddrs.sync(&snap);
+        let old = &self.snap;
+        let local = snap
+            .services()
+            .iter()
+            .map(|s| {
+                let prev = old
+                    .index_of_id(s.id)
+                    .and_then(|i| Some((old.services().get(i)?, self.local.get(i)?)));
+                match prev {
+                    Some((os, ol)) if ol.id == s.id => {
+                        let cursor = if os.sched.kind() != s.sched.kind() {
+                            s.sched.new_cursor()
+                        } else if ol.epoch == s.dests_epoch {
+                            ol.cursor
+                        } else {
+                            s.sched.carry_cursor(&ol.cursor, &os.dests, &s.dests)
+                        };
+                        SvcLocal {
+                            id: s.id,
+                            epoch: s.dests_epoch,
+                            cursor,
+                            laddr_cursor: ol.laddr_cursor,
+                        }
+                    }
+                    _ => SvcLocal {
+                        id: s.id,
+                        epoch: s.dests_epoch,
+                        cursor: s.sched.new_cursor(),
+                        laddr_cursor: 0,
+                    },
+                }
+            })
+            .collect();
+        self.local = local;
+        self.snap = snap;
+    }
+
+    /// The current snapshot.
+    pub fn snapshot(&self) -> &Arc<Snapshot> {
+        &self.snap
+    }
+
+    /// Live sessions on this lcore.
+    pub fn sessions_live(&self) -> usize {
+        self.sessions.len()
+    }
+
+    fn owner_of(&self, p: &Pkt) -> usize {
+        let n = self.n_workers;
+        if self.snap.lookup(p.proto, p.dst, p.dport).is_some() {
+            flow_hash::owner_of_hash(flow_hash::hash_addr_port(p.src, p.sport, p.proto), n)
+        } else if self.snap.is_laddr(p.dst) {
+            flow_hash::owner_of_port(p.dport, n)
+        } else {
+            flow_hash::owner_of_hash(flow_hash::hash_addr_port(p.dst, p.dport, p.proto), n)
+        }
+    }
+
+    /// Which worker owns this IPv4 packet's flow (ip = IPv4 header onwards, already validated).
+    /// None = not a load-balanced flow (any lcore may handle it): not TCP/UDP, a fragment, or
+    /// malformed.
+    pub fn owner(&self, ip: &[u8]) -> Option<usize> {
+        match parse(ip) {
+            Ok(Some(p)) => Some(self.owner_of(&p)),
+            _ => None,
+        }
+    }
+
+    /// Process one packet. ip = the IPv4 packet (header validated, checksum verified, slice cut to
+    /// total_length). now_ms monotonic.
+    pub fn process(&mut self, ip: &mut [u8], now_ms: u64) -> LbVerdict {
+        let p = match parse(ip) {
+            Ok(Some(p)) => p,
+            Ok(None) => return LbVerdict::Pass,
+            Err(r) => return LbVerdict::Drop(r),
+        };
+        if self.n_workers > 1 && self.owner_of(&p) != self.worker_index {
+            self.c.misowned_packets += 1;
+        }
+        let key = FlowKey::v4(p.proto, p.src, p.sport, p.dst, p.dport);
+        if let Some((id, dir)) = self.sessions.lookup(&key) {
+            return self.replay(id, dir, &p, ip, now_ms);
+        }
+        let Some((si, svc)) = self.snap.lookup(p.proto, p.dst, p.dport) else {
+            return LbVerdict::Pass;
+        };
+        if p.proto == PROTO_TCP && (!p.flags.syn || p.flags.rst) {
+            return LbVerdict::Drop(DropReason::NoSession);
+        }
+        if p.ttl <= 1 {
+            return LbVerdict::Drop(DropReason::Ipv4TtlExpired);
+        }
+        if self.sessions.len() >= self.sessions.capacity() {
+            return LbVerdict::Drop(DropReason::SessionTableFull);
+        }
+        let Some(local) = self.local.get_mut(si) else {
+            return LbVerdict::Pass; // cannot happen: `local` is built from the snapshot
+        };
+        let Some(di) = svc.sched.pick(&mut local.cursor, &svc.dests) else {
+            return LbVerdict::Drop(DropReason::NoDest);
+        };
+        let d = &svc.dests[di];
+        let laddr = match d.fwd {
+            FwdMethod::Masq => None,
+            FwdMethod::FullNat => match self.laddrs.alloc(&svc.laddrs, &mut local.laddr_cursor) {
+                Some(l) => Some(l),
+                None => return LbVerdict::Drop(DropReason::NoLocalPort),
+            },
+            FwdMethod::Route | FwdMethod::Tunnel => {
+                return LbVerdict::Drop(DropReason::FwdUnsupported)
+            }
+        };
+        let s = Session::new(
+            p.proto,
+            (p.src, p.sport),
+            (p.dst, p.dport),
+            (d.addr, d.port),
+            laddr,
+            d.counters.clone(),
+        );
+        d.counters.bind_conn();
+        let id = match self.sessions.insert(s) {
+            Ok(id) => id,
+            Err(TableFull(s)) => {
+                self.finish(&s);
+                return LbVerdict::Drop(DropReason::SessionTableFull);
+            }
+        };
+        self.c.sessions_created += 1;
+        self.replay(id, Dir::In, &p, ip, now_ms)
+    }
+
+    fn replay(
+        &mut self,
+        id: SessionId,
+        dir: Dir,
+        p: &Pkt,
+        ip: &mut [u8],
+        now_ms: u64,
+    ) -> LbVerdict {
+        let Some(s) = self.sessions.get(id) else {
+            return LbVerdict::Pass;
+        };
+        if s.dest.is_deleted() {
+            let (state, flags) = (s.state, s.flags);
+            self.sessions.touch(id, state, flags, now_ms);
+            return LbVerdict::Drop(DropReason::DestDeleted);
+        }
+        if p.ttl <= 1 {
+            return LbVerdict::Drop(DropReason::Ipv4TtlExpired);
+        }
+        let (new_src, new_dst) = match (dir, s.is_fullnat()) {
+            (Dir::In, false) => (None, Some((v4_of(&s.rip), s.rport))),
+            (Dir::In, true) => (
+                Some((v4_of(&s.laddr), s.lport)),
+                Some((v4_of(&s.rip), s.rport)),
+            ),
+            (Dir::Out, false) => (Some((v4_of(&s.vip), s.vport)), None),
+            (Dir::Out, true) => (
+                Some((v4_of(&s.vip), s.vport)),
+                Some((v4_of(&s.client), s.cport)),
+            ),
+        };
+        if let Err(r) = xmit::rewrite(ip, new_src, new_dst, false) {
+            return LbVerdict::Drop(r);
+        }
+        let state = if p.proto == PROTO_TCP {
+            let tdir = match dir {
+                Dir::In => TcpDir::Input,
+                Dir::Out => TcpDir::Output,
+            };
+            tcp_state::next_state(s.state, tdir, p.flags)
+        } else {
+            tcp_state::UDP
+        };
+        let active = state == tcp_state::ESTABLISHED;
+        let mut flags = s.flags;
+        if active != s.is_active() {
+            s.dest.set_active(active);
+            flags ^= F_ACTIVE;
+        }
+        match dir {
+            Dir::In => {
+                s.dest.count_in(u64::from(p.len));
+                self.c.packets_in += 1;
+            }
+            Dir::Out => {
+                s.dest.count_out(u64::from(p.len));
+                self.c.packets_out += 1;
+            }
+        }
+        let expires = now_ms + self.snap.timeouts().ms(state);
+        self.sessions.touch(id, state, flags, expires);
+        LbVerdict::Forward { next_hop: None }
+    }
+
+    /// Release what a session holds: its dest's connection count, its local port.
+    fn finish(&mut self, s: &Session) {
+        s.dest.unbind_conn(s.is_active());
+        if s.is_fullnat() {
+            self.laddrs.free(v4_of(&s.laddr), s.lport);
+        }
+    }
+
+    /// Expire at most `budget` sessions; returns how many were removed.
+    pub fn expire(&mut self, now_ms: u64, budget: usize) -> usize {
+        let mut n = 0;
+        while n < budget {
+            let Some(s) = self.sessions.pop_expired(now_ms) else {
+                break;
+            };
+            self.finish(&s);
+            n += 1;
+        }
+        self.c.sessions_expired += n as u64;
+        n
+    }
+
+    /// Append this lcore's live sessions (lcore field = lcore_id given).
+    pub fn conns(&self, now_ms: u64, lcore_id: u32, out: &mut Vec<ConnInfo>) {
+        out.extend(self.sessions.iter().map(|s| ConnInfo {
+            proto: if s.proto == PROTO_UDP {
+                Protocol::Udp
+            } else {
+                Protocol::Tcp
+            },
+            expires_s:
+                u32::try_from(s.expires_ms.saturating_sub(now_ms) / 1000).unwrap_or(u32::MAX),
+            state: tcp_state::state_name(s.state).to_string(),
+            client: (ip_of(&s.client), s.cport),
+            virt: (ip_of(&s.vip), s.vport),
+            dest: (ip_of(&s.rip), s.rport),
+            local: s.is_fullnat().then(|| (ip_of(&s.laddr), s.lport)),
+            lcore: lcore_id,
+        }));
+    }
+
+    /// Named counters: sessions_created, sessions_expired, sessions_live, sessions_table_full (inserts
+    /// refused), misowned_packets (must stay 0), lb_packets_in, lb_packets_out.
+    pub fn counters(&self, out: &mut Vec<Counter>) {
+        let c = &self.c;
+        for (name, value) in [
+            ("sessions_created", c.sessions_created),
+            ("sessions_expired", c.sessions_expired),
+            ("sessions_live", self.sessions.len() as u64),
+            ("sessions_table_full", self.sessions.full_refusals()),
+            ("misowned_packets", c.misowned_packets),
+            ("lb_packets_in", c.packets_in),
+            ("lb_packets_out", c.packets_out),
+        ] {
+            out.push(Counter {
+                name: name.to_string(),
+                value,
+            });
+        }
+    }
+
+    /// One named counter (see [`LbCtx::counters`]), for tests and the worker.
+    pub fn counter(&self, name: &str) -> Option<u64> {
+        let mut v = Vec::new();
+        self.counters(&mut v);
+        v.into_iter().find(|c| c.name == name).map(|c| c.value)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::Rules;
+    use crate::xmit::testpkt::{self, parse_valid, ACK, FIN, PSH, RST, SYN};
+    use rvs_control::proto::{
+        DestSpec, LaddrSpec, Request, Response, ServiceInfo, ServiceKey, ServiceSpec, Timeouts,
+        TrafficStats, TunnelCsum, TunnelType,
+    };
+
+    const C: (Ipv4Addr, u16) = (Ipv4Addr::new(10, 10, 0, 2), 40000);
+    const V: (Ipv4Addr, u16) = (Ipv4Addr::new(10, 10, 0, 100), 8990);
+    const R1: (Ipv4Addr, u16) = (Ipv4Addr::new(10, 10, 1, 2), 8998);
+    const R2: (Ipv4Addr, u16) = (Ipv4Addr::new(10, 10, 2, 2), 8999);
+    const L1: Ipv4Addr = Ipv4Addr::new(10, 10, 9, 1);
+    const FWD: LbVerdict = LbVerdict::Forward { next_hop: None };
+
+    fn key(proto: Protocol) -> ServiceKey {
+        ServiceKey {
+            proto,
+            addr: V.0.into(),
+            port: V.1,
+        }
+    }
+
+    fn dest(r: (Ipv4Addr, u16), fwd: FwdMethod, weight: u32) -> DestSpec {
+        DestSpec {
+            addr: r.0.into(),
+            port: r.1,
+            fwd,
+            weight,
+            u_threshold: 0,
+            l_threshold: 0,
+            tun_type: TunnelType::Ipip,
+            tun_csum: TunnelCsum::NoCsum,
+        }
+    }
+
+    /// One service on V (proto, scheduler) with dests (addr, fwd, weight) and local addresses.
+    fn rules(proto: Protocol, sched: &str, dests: &[((Ipv4Addr, u16), FwdMethod, u32)]) -> Rules {
+        let mut r = Rules::new();
+        r.apply(&Request::AddService(ServiceSpec {
+            key: key(proto),
+            scheduler: sched.into(),
+            persistent: None,
+            netmask_prefix: 32,
+            sched_flags: 0,
+            one_packet: false,
+        }))
+        .unwrap();
+        for (a, f, w) in dests {
+            r.apply(&Request::AddDest(key(proto), dest(*a, *f, *w)))
+                .unwrap();
+        }
+        if dests.iter().any(|d| d.1 == FwdMethod::FullNat) {
+            r.apply(&Request::AddLaddr(
+                key(proto),
+                LaddrSpec { addr: L1.into() },
+            ))
+            .unwrap();
+        }
+        r
+    }
+
+    fn ctx(r: &Rules, index: usize, n: usize, max: usize) -> LbCtx {
+        let mut c = LbCtx::new(index, n, LbLimits { max_sessions: max });
+        c.set_snapshot(r.snapshot());
+        c
+    }
+
+    fn listing(r: &Rules) -> ServiceInfo {
+        match r.query(&Request::GetServices(None)).unwrap() {
+            Response::Services(mut v) => v.remove(0),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    /// (ActiveConn, InActConn) of dest `i`.
+    fn conns_of(r: &Rules, i: usize) -> (u32, u32) {
+        let s = listing(r);
+        (s.dests[i].active_conns, s.dests[i].inactive_conns)
+    }
+
+    fn state_of(c: &LbCtx, now: u64) -> (String, u32) {
+        let mut v = Vec::new();
+        c.conns(now, 7, &mut v);
+        assert_eq!(v.len(), 1);
+        (v[0].state.clone(), v[0].expires_s)
+    }
+
+    fn tcp(
+        src: (Ipv4Addr, u16),
+        dst: (Ipv4Addr, u16),
+        flags: u8,
+        seq: u32,
+        ack: u32,
+        data: &[u8],
+    ) -> Vec<u8> {
+        testpkt::tcp(src, dst, 64, flags, seq, ack, data)
+    }
+
+    /// Send `input` through `c`; expect Forward and exactly `expected`, valid for etherparse.
+    fn fwd(c: &mut LbCtx, now: u64, input: Vec<u8>, expected: Vec<u8>) {
+        let mut p = input;
+        assert_eq!(c.process(&mut p, now), FWD);
+        assert_eq!(p, expected);
+        parse_valid(&p);
+    }
+
+    #[test]
+    fn nat_tcp_connection_end_to_end() {
+        let r = rules(Protocol::Tcp, "rr", &[(R1, FwdMethod::Masq, 1)]);
+        let mut c = ctx(&r, 0, 1, 16);
+        let mut t = 1_000;
+        // SYN
+        fwd(
+            &mut c,
+            t,
+            tcp(C, V, SYN, 100, 0, &[]),
+            tcp(C, R1, SYN, 100, 0, &[]),
+        );
+        assert_eq!(state_of(&c, t), ("SYN_RECV".into(), 60));
+        assert_eq!(conns_of(&r, 0), (0, 1));
+        // SYN-ACK
+        t += 1;
+        fwd(
+            &mut c,
+            t,
+            tcp(R1, C, SYN | ACK, 500, 101, &[]),
+            tcp(V, C, SYN | ACK, 500, 101, &[]),
+        );
+        assert_eq!(state_of(&c, t).0, "SYN_RECV");
+        // ACK
+        fwd(
+            &mut c,
+            t,
+            tcp(C, V, ACK, 101, 501, &[]),
+            tcp(C, R1, ACK, 101, 501, &[]),
+        );
+        assert_eq!(state_of(&c, t), ("ESTABLISHED".into(), 900));
+        assert_eq!(conns_of(&r, 0), (1, 0));
+        // Data both ways.
+        let req = b"GET / HTTP/1.0\r\n\r\n";
+        fwd(
+            &mut c,
+            t,
+            tcp(C, V, ACK | PSH, 101, 501, req),
+            tcp(C, R1, ACK | PSH, 101, 501, req),
+        );
+        let resp = [b'x'; 300];
+        fwd(
+            &mut c,
+            t,
+            tcp(R1, C, ACK | PSH, 501, 119, &resp),
+            tcp(V, C, ACK | PSH, 501, 119, &resp),
+        );
+        // Server closes first: FIN_WAIT, then client FIN: TIME_WAIT.
+        fwd(
+            &mut c,
+            t,
+            tcp(R1, C, FIN | ACK, 801, 119, &[]),
+            tcp(V, C, FIN | ACK, 801, 119, &[]),
+        );
+        assert_eq!(state_of(&c, t), ("FIN_WAIT".into(), 120));
+        assert_eq!(conns_of(&r, 0), (0, 1));
+        fwd(
+            &mut c,
+            t,
+            tcp(C, V, FIN | ACK, 119, 802, &[]),
+            tcp(C, R1, FIN | ACK, 119, 802, &[]),
+        );
+        assert_eq!(state_of(&c, t), ("TIME_WAIT".into(), 120));
+        fwd(
+            &mut c,
+            t,
+            tcp(R1, C, ACK, 802, 120, &[]),
+            tcp(V, C, ACK, 802, 120, &[]),
+        );
+        assert_eq!(state_of(&c, t).0, "TIME_WAIT");
+
+        // Counters: 4 packets in, 4 out; bytes are IP total lengths.
+        let s = listing(&r);
+        let inb = 3 * 40 + (40 + req.len() as u64);
+        let outb = 3 * 40 + (40 + 300);
+        let want = TrafficStats {
+            conns: 1,
+            inpkts: 4,
+            outpkts: 4,
+            inbytes: inb,
+            outbytes: outb,
+        };
+        assert_eq!(s.stats, want);
+        assert_eq!(s.dests[0].stats, want);
+        assert_eq!(c.counter("sessions_created"), Some(1));
+        assert_eq!(c.counter("sessions_live"), Some(1));
+        assert_eq!(c.counter("lb_packets_in"), Some(4));
+        assert_eq!(c.counter("lb_packets_out"), Some(4));
+        assert_eq!(c.counter("misowned_packets"), Some(0));
+
+        // Conn listing fields.
+        let mut v = Vec::new();
+        c.conns(t, 3, &mut v);
+        assert_eq!(v[0].client, (C.0.into(), C.1));
+        assert_eq!(v[0].virt, (V.0.into(), V.1));
+        assert_eq!(v[0].dest, (R1.0.into(), R1.1));
+        assert_eq!(v[0].local, None);
+        assert_eq!(v[0].lcore, 3);
+        assert_eq!(v[0].proto, Protocol::Tcp);
+
+        // Expiry: TIME_WAIT 120 s after the last packet.
+        assert_eq!(c.expire(t + 119_999, 16), 0);
+        assert_eq!(c.expire(t + 120_000, 16), 1);
+        assert_eq!(conns_of(&r, 0), (0, 0));
+        assert_eq!(c.counter("sessions_expired"), Some(1));
+        assert_eq!(c.counter("sessions_live"), Some(0));
+
+        // A late ACK has no session: dropped, nothing counted.
+        let mut p = tcp(C, V, ACK, 120, 802, &[]);
+        assert_eq!(c.process(&mut p, t), LbVerdict::Drop(DropReason::NoSession));
+        assert_eq!(listing(&r).stats, want);
+        // Not a service: Pass, untouched.
+        let mut p = tcp(C, (V.0, 22), SYN, 1, 0, &[]);
+        let orig = p.clone();
+        assert_eq!(c.process(&mut p, t), LbVerdict::Pass);
+        assert_eq!(p, orig);
+        // ICMP: Pass.
+        let mut p = orig.clone();
+        p[9] = 1;
+        assert_eq!(c.process(&mut p, t), LbVerdict::Pass);
+    }
+
+    #[test]
+    fn fullnat_tcp_connection_end_to_end() {
+        let r = rules(Protocol::Tcp, "wrr", &[(R1, FwdMethod::FullNat, 1)]);
+        let mut c = ctx(&r, 0, 1, 16);
+        let l = (L1, 1024); // first port of worker 0's slice with one worker
+        let t = 5_000;
+        fwd(
+            &mut c,
+            t,
+            tcp(C, V, SYN, 1, 0, &[]),
+            tcp(l, R1, SYN, 1, 0, &[]),
+        );
+        // The reply goes to the local address.
+        fwd(
+            &mut c,
+            t,
+            tcp(R1, l, SYN | ACK, 9, 2, &[]),
+            tcp(V, C, SYN | ACK, 9, 2, &[]),
+        );
+        fwd(
+            &mut c,
+            t,
+            tcp(C, V, ACK, 2, 10, &[]),
+            tcp(l, R1, ACK, 2, 10, &[]),
+        );
+        assert_eq!(state_of(&c, t).0, "ESTABLISHED");
+        assert_eq!(conns_of(&r, 0), (1, 0));
+        fwd(
+            &mut c,
+            t,
+            tcp(C, V, ACK | PSH, 2, 10, b"hello"),
+            tcp(l, R1, ACK | PSH, 2, 10, b"hello"),
+        );
+        fwd(
+            &mut c,
+            t,
+            tcp(R1, l, ACK | PSH, 10, 7, b"world!"),
+            tcp(V, C, ACK | PSH, 10, 7, b"world!"),
+        );
+        // Client closes: CLOSE_WAIT, server FIN: TIME_WAIT... then a RST: CLOSE.
+        fwd(
+            &mut c,
+            t,
+            tcp(C, V, FIN | ACK, 7, 16, &[]),
+            tcp(l, R1, FIN | ACK, 7, 16, &[]),
+        );
+        assert_eq!(state_of(&c, t), ("CLOSE_WAIT".into(), 60));
+        assert_eq!(conns_of(&r, 0), (0, 1));
+        fwd(
+            &mut c,
+            t,
+            tcp(R1, l, FIN | ACK, 16, 8, &[]),
+            tcp(V, C, FIN | ACK, 16, 8, &[]),
+        );
+        assert_eq!(state_of(&c, t).0, "TIME_WAIT");
+        fwd(
+            &mut c,
+            t,
+            tcp(C, V, RST, 8, 0, &[]),
+            tcp(l, R1, RST, 8, 0, &[]),
+        );
+        assert_eq!(state_of(&c, t), ("CLOSE".into(), 10));
+
+        let mut v = Vec::new();
+        c.conns(t, 0, &mut v);
+        assert_eq!(v[0].local, Some((L1.into(), 1024)));
+        match r.query(&Request::GetLaddrs(None)).unwrap() {
+            Response::Laddrs(l) => assert_eq!(l[0].conns, 1),
+            other => panic!("{other:?}"),
+        }
+        // Expiry frees the local port: the next connection reuses the FIFO (1025 first, 1024 last).
+        assert_eq!(c.expire(t + 10_000, 1), 1);
+        match r.query(&Request::GetLaddrs(None)).unwrap() {
+            Response::Laddrs(l) => assert_eq!(l[0].conns, 0),
+            other => panic!("{other:?}"),
+        }
+        fwd(
+            &mut c,
+            t,
+            tcp(C, V, SYN, 1, 0, &[]),
+            tcp((L1, 1025), R1, SYN, 1, 0, &[]),
+        );
+    }
+
+    #[test]
+    fn udp_both_directions_nat_and_fullnat() {
+        for fwd_m in [FwdMethod::Masq, FwdMethod::FullNat] {
+            let r = rules(Protocol::Udp, "wlc", &[(R1, fwd_m, 1)]);
+            let mut c = ctx(&r, 0, 1, 16);
+            let seen_by_rs = if fwd_m == FwdMethod::Masq {
+                C
+            } else {
+                (L1, 1024)
+            };
+            let mut p = testpkt::udp(C, V, 64, b"query");
+            assert_eq!(c.process(&mut p, 0), FWD);
+            assert_eq!(p, testpkt::udp(seen_by_rs, R1, 64, b"query"));
+            assert_eq!(state_of(&c, 0), ("UDP".into(), 300));
+            let mut p = testpkt::udp(R1, seen_by_rs, 64, b"answer");
+            assert_eq!(c.process(&mut p, 10_000), FWD);
+            assert_eq!(p, testpkt::udp(V, C, 64, b"answer"));
+            parse_valid(&p);
+            assert_eq!(state_of(&c, 10_000), ("UDP".into(), 300));
+            // UDP sessions count as inactive.
+            assert_eq!(conns_of(&r, 0), (0, 1));
+            assert_eq!(c.expire(309_999, 8), 0);
+            assert_eq!(c.expire(310_000, 8), 1);
+            assert_eq!(conns_of(&r, 0), (0, 0));
+        }
+    }
+
+    #[test]
+    fn owner_agrees_for_both_directions_with_two_workers() {
+        for fwd_m in [FwdMethod::Masq, FwdMethod::FullNat] {
+            let r = rules(Protocol::Tcp, "rr", &[(R1, fwd_m, 1)]);
+            let mut w = [ctx(&r, 0, 2, 64), ctx(&r, 1, 2, 64)];
+            let mut used = [0; 2];
+            for cport in 40000..40016u16 {
+                let cl = (C.0, cport);
+                let mut p = tcp(cl, V, SYN, 1, 0, &[]);
+                let o = w[0].owner(&p).unwrap();
+                assert_eq!(w[1].owner(&p), Some(o));
+                used[o] += 1;
+                assert_eq!(w[o].process(&mut p, 0), FWD);
+                let (seen_src, _, _) = parse_valid(&p);
+                // The real server's reply, addressed to what it saw as the source.
+                let mut reply = tcp(R1, seen_src, SYN | ACK, 5, 2, &[]);
+                assert_eq!(w[0].owner(&reply), Some(o), "{fwd_m:?} reply owner");
+                assert_eq!(w[1].owner(&reply), Some(o));
+                if fwd_m == FwdMethod::FullNat {
+                    assert_eq!(usize::from(seen_src.1) % 2, o);
+                }
+                assert_eq!(w[o].process(&mut reply, 0), FWD);
+                assert_eq!(reply, tcp(V, cl, SYN | ACK, 5, 2, &[]));
+            }
+            assert!(used[0] > 0 && used[1] > 0, "{used:?}");
+            for x in &w {
+                assert_eq!(x.counter("misowned_packets"), Some(0));
+            }
+            // A packet handed to the wrong worker is still processed, and counted.
+            let mut p = tcp((C.0, 40000), V, ACK, 2, 6, &[]);
+            let o = w[0].owner(&p).unwrap();
+            assert_eq!(
+                w[1 - o].process(&mut p, 0),
+                LbVerdict::Drop(DropReason::NoSession)
+            );
+            assert_eq!(w[1 - o].counter("misowned_packets"), Some(1));
+            // Not TCP/UDP: no owner.
+            let mut icmp = tcp(C, V, SYN, 1, 0, &[]);
+            icmp[9] = 1;
+            assert_eq!(w[0].owner(&icmp), None);
+            assert_eq!(w[0].process(&mut icmp, 0), LbVerdict::Pass);
+        }
+    }
+
+    #[test]
+    fn scheduling_follows_rr_and_wrr_per_lcore() {
+        let r = rules(
+            Protocol::Tcp,
+            "wrr",
+            &[(R1, FwdMethod::Masq, 3), (R2, FwdMethod::Masq, 1)],
+        );
+        let mut c = ctx(&r, 0, 1, 256);
+        let mut n = [0; 2];
+        for cport in 0..200u16 {
+            let mut p = tcp((C.0, 10000 + cport), V, SYN, 1, 0, &[]);
+            assert_eq!(c.process(&mut p, 0), FWD);
+            let (_, dst, _) = parse_valid(&p);
+            n[usize::from(dst != R1)] += 1;
+        }
+        assert_eq!(n, [150, 50]);
+        assert_eq!(conns_of(&r, 0), (0, 150));
+        assert_eq!(conns_of(&r, 1), (0, 50));
+        assert_eq!(listing(&r).stats.conns, 200);
+    }
+
+    #[test]
+    fn snapshot_change_keeps_rr_cursor_and_live_flows() {
+        let mut r = rules(
+            Protocol::Tcp,
+            "rr",
+            &[(R1, FwdMethod::Masq, 1), (R2, FwdMethod::Masq, 1)],
+        );
+        let mut c = ctx(&r, 0, 1, 16);
+        let mut p = tcp((C.0, 1), V, SYN, 1, 0, &[]);
+        c.process(&mut p, 0);
+        assert_eq!(parse_valid(&p).1, R1);
+        // Weight change of R1 to 0: live flow continues, new flows avoid R1, cursor kept (next is R2).
+        let mut d = dest(R1, FwdMethod::Masq, 0);
+        d.u_threshold = 0;
+        r.apply(&Request::EditDest(key(Protocol::Tcp), d)).unwrap();
+        c.set_snapshot(r.snapshot());
+        let mut p = tcp((C.0, 1), V, ACK, 2, 1, &[]);
+        assert_eq!(c.process(&mut p, 0), FWD);
+        assert_eq!(parse_valid(&p).1, R1);
+        for cport in 2..5 {
+            let mut p = tcp((C.0, cport), V, SYN, 1, 0, &[]);
+            c.process(&mut p, 0);
+            assert_eq!(parse_valid(&p).1, R2);
+        }
+    }
+
+    #[test]
+    fn drops_no_dest_unsupported_fwd_table_full_no_local_port_ttl() {
+        // Weight 0 everywhere: NoDest, no session.
+        let r = rules(Protocol::Tcp, "wlc", &[(R1, FwdMethod::Masq, 0)]);
+        let mut c = ctx(&r, 0, 1, 1);
+        let mut p = tcp(C, V, SYN, 1, 0, &[]);
+        assert_eq!(c.process(&mut p, 0), LbVerdict::Drop(DropReason::NoDest));
+        assert_eq!(c.sessions_live(), 0);
+        assert_eq!(conns_of(&r, 0), (0, 0));
+
+        let r = rules(Protocol::Tcp, "rr", &[(R1, FwdMethod::Route, 1)]);
+        let mut c = ctx(&r, 0, 1, 1);
+        let mut p = tcp(C, V, SYN, 1, 0, &[]);
+        assert_eq!(
+            c.process(&mut p, 0),
+            LbVerdict::Drop(DropReason::FwdUnsupported)
+        );
+
+        // Table of one session.
+        let r = rules(Protocol::Tcp, "rr", &[(R1, FwdMethod::Masq, 1)]);
+        let mut c = ctx(&r, 0, 1, 1);
+        let mut p = tcp(C, V, SYN, 1, 0, &[]);
+        assert_eq!(c.process(&mut p, 0), FWD);
+        let mut p = tcp((C.0, 2), V, SYN, 1, 0, &[]);
+        let orig = p.clone();
+        assert_eq!(
+            c.process(&mut p, 0),
+            LbVerdict::Drop(DropReason::SessionTableFull)
+        );
+        assert_eq!(p, orig);
+        assert_eq!(conns_of(&r, 0), (0, 1));
+        assert_eq!(listing(&r).stats.conns, 1);
+        // TTL 1 on a new flow and on a session: dropped untouched.
+        let mut p = testpkt::tcp(C, V, 1, ACK, 2, 1, &[]);
+        assert_eq!(
+            c.process(&mut p, 0),
+            LbVerdict::Drop(DropReason::Ipv4TtlExpired)
+        );
+        // SYN+RST does not start a session.
+        let r2 = rules(Protocol::Tcp, "rr", &[(R1, FwdMethod::Masq, 1)]);
+        let mut c2 = ctx(&r2, 0, 1, 4);
+        let mut p = tcp(C, V, SYN | RST, 1, 0, &[]);
+        assert_eq!(
+            c2.process(&mut p, 0),
+            LbVerdict::Drop(DropReason::NoSession)
+        );
+
+        // Worker 0 of 64000 owns one local port (64000): the second FULLNAT flow has none.
+        let r = rules(Protocol::Tcp, "rr", &[(R1, FwdMethod::FullNat, 1)]);
+        let mut c = ctx(&r, 0, 64000, 4);
+        let mut p = tcp(C, V, SYN, 1, 0, &[]);
+        assert_eq!(c.process(&mut p, 0), FWD);
+        assert_eq!(parse_valid(&p).0, (L1, 64000));
+        let mut p = tcp((C.0, 2), V, SYN, 1, 0, &[]);
+        assert_eq!(
+            c.process(&mut p, 0),
+            LbVerdict::Drop(DropReason::NoLocalPort)
+        );
+        assert_eq!(c.sessions_live(), 1);
+
+        // Malformed TCP header inside a valid IP packet.
+        let mut p = tcp(C, V, SYN, 1, 0, &[]);
+        p[32] = 0x20; // data offset 2
+        assert_eq!(
+            c.process(&mut p, 0),
+            LbVerdict::Drop(DropReason::TcpMalformed)
+        );
+    }
+
+    #[test]
+    fn deleted_dest_drops_its_sessions_and_expires_them() {
+        let mut r = rules(
+            Protocol::Tcp,
+            "rr",
+            &[(R1, FwdMethod::Masq, 1), (R2, FwdMethod::Masq, 1)],
+        );
+        let mut c = ctx(&r, 0, 1, 16);
+        let mut p = tcp(C, V, SYN, 1, 0, &[]);
+        c.process(&mut p, 0);
+        assert_eq!(parse_valid(&p).1, R1);
+        let dc = c.snapshot().services()[0].dests[0].counters.clone();
+        r.apply(&Request::DelDest(key(Protocol::Tcp), R1.0.into(), R1.1))
+            .unwrap();
+        c.set_snapshot(r.snapshot());
+        let mut p = tcp(C, V, ACK, 2, 1, &[]);
+        let orig = p.clone();
+        assert_eq!(
+            c.process(&mut p, 100),
+            LbVerdict::Drop(DropReason::DestDeleted)
+        );
+        assert_eq!(p, orig);
+        assert_eq!(c.expire(100, 16), 1);
+        assert_eq!(dc.inactive.load(std::sync::atomic::Ordering::Relaxed), 0);
+        // The same client port now starts a new session on R2.
+        let mut p = tcp(C, V, SYN, 1, 0, &[]);
+        assert_eq!(c.process(&mut p, 100), FWD);
+        assert_eq!(parse_valid(&p).1, R2);
+    }
+
+    #[test]
+    fn set_timeouts_apply_to_new_refreshes() {
+        let mut r = rules(Protocol::Tcp, "rr", &[(R1, FwdMethod::Masq, 1)]);
+        r.apply(&Request::SetTimeouts(Timeouts {
+            tcp: 30,
+            tcp_fin: 0,
+            udp: 0,
+        }))
+        .unwrap();
+        let mut c = ctx(&r, 0, 1, 4);
+        let mut p = tcp(C, V, SYN, 1, 0, &[]);
+        c.process(&mut p, 0);
+        let mut p = tcp(C, V, ACK, 2, 1, &[]);
+        c.process(&mut p, 0);
+        assert_eq!(state_of(&c, 0), ("ESTABLISHED".into(), 30));
+        assert_eq!(state_of(&c, 10_500), ("ESTABLISHED".into(), 19));
+        assert_eq!(c.expire(30_000, 4), 1);
+        assert_eq!(conns_of(&r, 0), (0, 0));
+    }
+}
