@@ -486,7 +486,7 @@ fn list_format_precedence_and_options() {
             view: ListView::Plain
         }
     );
-    assert_eq!(f("-L -X").exact, true);
+    assert!(f("-L -X").exact);
     match ok("-Lnt 10.0.0.2:80") {
         Command::List { service, format } => {
             assert_eq!(service, Some(key(Protocol::Tcp, "10.0.0.2", 80)));
@@ -1069,7 +1069,7 @@ fn sorting_quirk_and_nosort() {
         svc(key(Protocol::Tcp, "10.1.1.1", 80), "rr", None, 32),
         vec![d1, d2],
     );
-    let out = format::list(&[c.clone()], true, &f, &n);
+    let out = format::list(std::slice::from_ref(&c), true, &f, &n);
     assert!(
         out.lines()
             .nth(4)
