@@ -76,6 +76,7 @@ struct LbCounters {
     sessions_created: u64,
     sessions_expired: u64,
     misowned_packets: u64,
+    table_full: u64,
     packets_in: u64,
     packets_out: u64,
 }
@@ -243,6 +244,7 @@ impl LbCtx {
             return LbVerdict::Drop(DropReason::Ipv4TtlExpired);
         }
         if self.sessions.len() >= self.sessions.capacity() {
+            self.c.table_full += 1;
             return LbVerdict::Drop(DropReason::SessionTableFull);
         }
         let Some(local) = self.local.get_mut(si) else {
@@ -274,6 +276,7 @@ impl LbCtx {
         let id = match self.sessions.insert(s) {
             Ok(id) => id,
             Err(TableFull(s)) => {
+                self.c.table_full += 1;
                 self.finish(&s);
                 return LbVerdict::Drop(DropReason::SessionTableFull);
             }
@@ -395,7 +398,7 @@ impl LbCtx {
             ("sessions_created", c.sessions_created),
             ("sessions_expired", c.sessions_expired),
             ("sessions_live", self.sessions.len() as u64),
-            ("sessions_table_full", self.sessions.full_refusals()),
+            ("sessions_table_full", c.table_full),
             ("misowned_packets", c.misowned_packets),
             ("lb_packets_in", c.packets_in),
             ("lb_packets_out", c.packets_out),
@@ -878,6 +881,7 @@ mod tests {
             LbVerdict::Drop(DropReason::SessionTableFull)
         );
         assert_eq!(p, orig);
+        assert_eq!(c.counter("sessions_table_full"), Some(1));
         assert_eq!(conns_of(&r, 0), (0, 1));
         assert_eq!(listing(&r).stats.conns, 1);
         // TTL 1 on a new flow and on a session: dropped untouched.
