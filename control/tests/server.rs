@@ -221,3 +221,29 @@ fn handler_gone_gives_internal_error() {
     stop.store(true, Ordering::Relaxed);
     h.join().unwrap();
 }
+
+#[test]
+fn client_count_is_bounded() {
+    let r = start("bound");
+    let idle: Vec<UnixStream> = (0..rvs_control::server::MAX_CLIENTS)
+        .map(|_| UnixStream::connect(&r.path).unwrap())
+        .collect();
+    // Let the accept loop take all of them.
+    std::thread::sleep(Duration::from_millis(300));
+    let mut c = Client::connect(&r.path).unwrap();
+    match c.call(&Request::Flush).unwrap() {
+        Err(ApiError::Internal(m)) => assert_eq!(m, "too many clients"),
+        other => panic!("{other:?}"),
+    }
+    drop(idle);
+    // Once they are gone, clients are served again.
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let mut c = Client::connect(&r.path).unwrap();
+        if c.call(&Request::Flush).unwrap() == Ok(Response::Ok) {
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never served again");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

@@ -542,7 +542,7 @@ pub fn inet_aton(s: &str) -> Option<Ipv4Addr> {
         } else {
             (*p, 10)
         };
-        if p.is_empty() || (radix != 16 && digits.is_empty() && radix == 10) {
+        if p.is_empty() {
             return None;
         }
         let v = if digits.is_empty() {
@@ -1211,17 +1211,12 @@ fn finish(mut st: State, list: &mut ListFormat) -> Result<Command, ParseError> {
             Ok(Command::Apply(Request::DelDest(key, daddr, st.dest_port)))
         }
         Cmd::List => {
-            let conflicting_view = st.has(O_STATS)
-                || st.has(O_RATE)
-                || st.has(O_THRESHOLDS)
-                || st.has(O_PERSISTENTCONN);
             if ((st.has(O_CONNECTION) || st.has(O_TIMEOUT) || st.has(O_DAEMON))
                 && (st.has(O_STATS) || st.has(O_RATE) || st.has(O_THRESHOLDS)))
                 || ((st.has(O_TIMEOUT) || st.has(O_DAEMON)) && st.has(O_PERSISTENTCONN))
             {
                 return Err(fail("options conflicts in the list command"));
             }
-            let _ = conflicting_view;
             list.numeric = st.has(O_NUMERIC);
             list.exact = st.has(O_EXACT);
             list.nosort = st.has(O_NOSORT);

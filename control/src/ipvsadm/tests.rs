@@ -1419,3 +1419,25 @@ fn restore_can_list() {
     // The fake answers Ok to GetTimeouts, which is not a Timeouts answer: a listing failure.
     assert_eq!((code, sent.len(), out.as_str()), (1, 1, ""));
 }
+
+#[test]
+fn c_number_and_address_parsers() {
+    use super::parse::{inet_aton, string_to_number};
+    assert_eq!(string_to_number(" +5", 0, 10), Some(5));
+    assert_eq!(string_to_number("5x", 0, 10), None);
+    assert_eq!(string_to_number("", 0, 10), None);
+    assert_eq!(string_to_number("-1", 0, 10), None);
+    assert_eq!(string_to_number("99999999999999999999", 0, i64::MAX), None);
+    let a = |s: &str| inet_aton(s).map(|x| x.to_string());
+    assert_eq!(a("10.0.0.1").as_deref(), Some("10.0.0.1"));
+    assert_eq!(a("10.1").as_deref(), Some("10.0.0.1"));
+    assert_eq!(a("127.1").as_deref(), Some("127.0.0.1"));
+    assert_eq!(a("0x0a.010.0.1").as_deref(), Some("10.8.0.1"));
+    assert_eq!(a("167772161").as_deref(), Some("10.0.0.1"));
+    assert_eq!(a("300.1.1.1"), None);
+    assert_eq!(a("1.2.3.256"), None);
+    assert_eq!(a("1.2.3.4.5"), None);
+    assert_eq!(a("1..2"), None);
+    assert_eq!(a("08.1.1.1"), None);
+    assert_eq!(a("host"), None);
+}
