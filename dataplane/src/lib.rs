@@ -19,3 +19,4 @@ pub mod rules;
 pub mod laddr;
 pub mod xmit;
 pub mod lb;
+pub mod pipeline;

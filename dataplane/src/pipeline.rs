@@ -1,0 +1,303 @@
+//! The per-packet pipeline: one received frame in, one [`Verdict`] out.
+//!
+//! Owns the L2/L3 decisions of a worker: Ethernet parsing and MAC filtering, ARP (answering for
+//! port addresses, VIPs and FULLNAT local addresses; learning neighbours), IPv4 validation (header,
+//! checksum, fragments), ICMP echo for our addresses, flow ownership (hand-off to the owning
+//! worker), the load balancer ([`LbCtx::process`]), TTL, routing and the Ethernet source rewrite.
+//! Neighbour resolution of the next hop is the caller's (the worker's) step, through
+//! [`Pipeline::neigh`], because it may queue the buffer.
+//!
+//! Invariants: the pipeline works on the frame's bytes in place and allocates nothing; every byte
+//! string is either answered, forwarded, handed off, absorbed (ARP replies), or dropped with a
+//! [`DropReason`] — malformed input never panics (all parsing goes through `new_checked` views).
+//! Malformed TCP/UDP headers inside a valid IPv4 packet are [`LbCtx::process`]'s to reject.
+//! A frame received from another worker's hand-off skips the ownership check (so a disagreement
+//! between two workers' snapshots can never bounce a packet back and forth).
+
+use std::net::Ipv4Addr;
+
+use crate::lb::{LbCtx, LbVerdict};
+use crate::neigh::{NeighTable, NeighUpdate};
+use crate::route::{in_subnet, RouteTable};
+use crate::stats::DropReason;
+use crate::wire::arp::{self, ArpPacket};
+use crate::wire::ethernet::{self, ethertype, EthernetFrame};
+use crate::wire::icmp::{msg_type, IcmpPacket};
+use crate::wire::ipv4::{self, Ipv4Packet};
+use crate::worker::PortConf;
+
+/// TTL of packets we originate (echo replies).
+pub const DEFAULT_TTL: u8 = 64;
+
+/// What to do with a frame after [`Pipeline::process`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Verdict {
+    /// Send the frame as it now is on this port (an ARP reply).
+    Tx(u16),
+    /// An IPv4 frame ready to go except its destination MAC (source MAC already set): resolve
+    /// `next_hop` on `port` and send.
+    Forward {
+        /// Output port.
+        port: u16,
+        /// The neighbour whose MAC goes into the destination field.
+        next_hop: Ipv4Addr,
+    },
+    /// Another worker owns this flow: move the unmodified frame to its hand-off ring.
+    Handoff(usize),
+    /// Taken in without an answer (an ARP reply we learned from). Not a drop.
+    Consumed,
+    /// Drop and count.
+    Drop(DropReason),
+}
+
+/// One worker's pipeline state: ports, routes, neighbours, and the load balancer.
+pub struct Pipeline<B> {
+    index: usize,
+    ports: Vec<PortConf>,
+    routes: RouteTable,
+    /// The worker's neighbour table.
+    pub neigh: NeighTable<B>,
+    /// The worker's load-balancer context (sessions, snapshot).
+    pub lb: LbCtx,
+    scratch: Vec<B>,
+    released: Vec<(u16, [u8; 6], B)>,
+    updates: Vec<NeighUpdate>,
+}
+
+impl<B> Pipeline<B> {
+    /// A pipeline for worker `index`.
+    pub fn new(
+        index: usize,
+        ports: Vec<PortConf>,
+        routes: RouteTable,
+        neigh: NeighTable<B>,
+        lb: LbCtx,
+    ) -> Self {
+        Pipeline {
+            index,
+            ports,
+            routes,
+            neigh,
+            lb,
+            scratch: Vec::with_capacity(crate::neigh::PENDING_MAX),
+            released: Vec::with_capacity(crate::neigh::PENDING_MAX),
+            updates: Vec::with_capacity(8),
+        }
+    }
+
+    /// The ports.
+    pub fn ports(&self) -> &[PortConf] {
+        &self.ports
+    }
+
+    /// The route table.
+    pub fn routes(&self) -> &RouteTable {
+        &self.routes
+    }
+
+    /// True when `ip` is an address of port `port`.
+    pub fn is_port_addr(&self, port: u16, ip: Ipv4Addr) -> bool {
+        self.ports
+            .get(usize::from(port))
+            .is_some_and(|p| p.addrs.iter().any(|(a, _)| *a == ip))
+    }
+
+    /// True when `ip` is an address of any port.
+    pub fn is_any_port_addr(&self, ip: Ipv4Addr) -> bool {
+        self.ports
+            .iter()
+            .any(|p| p.addrs.iter().any(|(a, _)| *a == ip))
+    }
+
+    /// The source address for ARP requests towards `target` on `port`: the port address whose subnet
+    /// holds it, else the port's first address.
+    pub fn arp_source(&self, port: u16, target: Ipv4Addr) -> Option<Ipv4Addr> {
+        let p = self.ports.get(usize::from(port))?;
+        p.addrs
+            .iter()
+            .find(|(a, l)| in_subnet(target, *a, *l))
+            .or(p.addrs.first())
+            .map(|(a, _)| *a)
+    }
+
+    /// Learn a neighbour; queued packets it releases are kept for [`Pipeline::drain_released`].
+    /// Returns true when an entry was created or refreshed.
+    pub fn learn(
+        &mut self,
+        port: u16,
+        ip: Ipv4Addr,
+        mac: [u8; 6],
+        now_ms: u64,
+        create: bool,
+    ) -> bool {
+        let learned = self
+            .neigh
+            .learn(port, ip, mac, now_ms, create, &mut self.scratch);
+        self.released
+            .extend(self.scratch.drain(..).map(|b| (port, mac, b)));
+        learned
+    }
+
+    /// Move packets released by neighbour resolution, as (port, destination MAC, frame), into `out`.
+    pub fn drain_released(&mut self, out: &mut Vec<(u16, [u8; 6], B)>) {
+        out.append(&mut self.released);
+    }
+
+    /// Move the neighbour updates learned from the wire (to pass to the other workers) into `out`.
+    pub fn drain_updates(&mut self, out: &mut Vec<NeighUpdate>) {
+        out.append(&mut self.updates);
+    }
+
+    /// Process a frame received on `in_port`.
+    pub fn process(&mut self, in_port: u16, frame: &mut [u8], now_ms: u64) -> Verdict {
+        let Ok(eth) = EthernetFrame::new_checked(&*frame) else {
+            return Verdict::Drop(DropReason::EthTruncated);
+        };
+        let Some(port) = self.ports.get(usize::from(in_port)) else {
+            return Verdict::Drop(DropReason::NotForUs);
+        };
+        let dst = eth.dst();
+        if dst != port.mac && !ethernet::is_multicast(dst) {
+            return Verdict::Drop(DropReason::NotForUs);
+        }
+        match eth.ethertype() {
+            ethertype::ARP => self.arp(in_port, frame, now_ms),
+            ethertype::IPV4 => self.ipv4(frame, now_ms, false),
+            _ => Verdict::Drop(DropReason::EthUnsupported),
+        }
+    }
+
+    /// Process a frame another worker handed off to this one (already L2-checked there; the
+    /// ownership check is skipped).
+    pub fn process_handoff(&mut self, frame: &mut [u8], now_ms: u64) -> Verdict {
+        match EthernetFrame::new_checked(&*frame) {
+            Ok(eth) if eth.ethertype() == ethertype::IPV4 => self.ipv4(frame, now_ms, true),
+            Ok(_) => Verdict::Drop(DropReason::EthUnsupported),
+            Err(_) => Verdict::Drop(DropReason::EthTruncated),
+        }
+    }
+
+    fn arp(&mut self, in_port: u16, frame: &mut [u8], now_ms: u64) -> Verdict {
+        let payload = &mut frame[ethernet::HEADER_LEN..];
+        let Ok(a) = ArpPacket::new_checked(&*payload) else {
+            return Verdict::Drop(DropReason::ArpMalformed);
+        };
+        let (op, sha, spa, tpa) = (a.op(), a.sha(), a.spa(), a.tpa());
+        if op != arp::op::REQUEST && op != arp::op::REPLY {
+            return Verdict::Drop(DropReason::ArpMalformed);
+        }
+        let ours = self.is_port_addr(in_port, tpa) || self.lb.snapshot().is_local(tpa);
+        let sender_ok = !ethernet::is_multicast(sha)
+            && sha != [0; 6]
+            && !spa.is_unspecified()
+            && !spa.is_broadcast()
+            && !spa.is_multicast()
+            && !self.is_any_port_addr(spa)
+            && !self.lb.snapshot().is_local(spa);
+        if sender_ok
+            && self.learn(in_port, spa, sha, now_ms, ours)
+            && self.updates.len() < self.updates.capacity()
+        {
+            self.updates.push(NeighUpdate {
+                port: in_port,
+                ip: spa,
+                mac: sha,
+            });
+        }
+        match op {
+            arp::op::REQUEST if ours => {
+                let mac = self.ports[usize::from(in_port)].mac;
+                // Length checked by new_checked above: these cannot fail.
+                let _ = arp::emit_reply(payload, mac, tpa, sha, spa);
+                let _ = ethernet::emit(frame, sha, mac, ethertype::ARP);
+                Verdict::Tx(in_port)
+            }
+            arp::op::REQUEST => Verdict::Drop(DropReason::NotForUs),
+            _ => Verdict::Consumed,
+        }
+    }
+
+    fn ipv4(&mut self, frame: &mut [u8], now_ms: u64, handed_off: bool) -> Verdict {
+        let (hdr, rest) = frame.split_at_mut(ethernet::HEADER_LEN);
+        let (dst, proto, total) = match Ipv4Packet::new_checked(&*rest) {
+            Ok(p) if !p.verify_checksum() => return Verdict::Drop(DropReason::Ipv4BadChecksum),
+            Ok(p) if p.is_fragment() => return Verdict::Drop(DropReason::Ipv4Fragment),
+            Ok(p) => (p.dst(), p.protocol(), p.total_len()),
+            Err(_) => return Verdict::Drop(DropReason::Ipv4Malformed),
+        };
+        let ip = &mut rest[..total];
+        if self.is_any_port_addr(dst) {
+            return if proto == ipv4::PROTO_ICMP {
+                self.echo(hdr, ip)
+            } else {
+                Verdict::Drop(DropReason::NotForUs)
+            };
+        }
+        if !handed_off {
+            if let Some(w) = self.lb.owner(ip) {
+                if w != self.index {
+                    return Verdict::Handoff(w);
+                }
+            }
+        }
+        match self.lb.process(ip, now_ms) {
+            LbVerdict::Forward { next_hop } => {
+                let Ok(mut p) = Ipv4Packet::new_checked(&mut *ip) else {
+                    return Verdict::Drop(DropReason::Ipv4Malformed);
+                };
+                if p.ttl() <= 1 {
+                    return Verdict::Drop(DropReason::Ipv4TtlExpired);
+                }
+                p.decrement_ttl();
+                let target = next_hop.unwrap_or_else(|| p.dst());
+                self.route_out(hdr, target)
+            }
+            LbVerdict::Pass if proto == ipv4::PROTO_ICMP && self.lb.snapshot().is_local(dst) => {
+                self.echo(hdr, ip)
+            }
+            LbVerdict::Pass => Verdict::Drop(DropReason::NotForUs),
+            LbVerdict::Drop(r) => Verdict::Drop(r),
+        }
+    }
+
+    /// Route towards `target`, set the Ethernet source to the out port's MAC.
+    fn route_out(&self, eth_hdr: &mut [u8], target: Ipv4Addr) -> Verdict {
+        let Some(r) = self.routes.lookup(target) else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        let Some(p) = self.ports.get(usize::from(r.port)) else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        eth_hdr[6..12].copy_from_slice(&p.mac);
+        Verdict::Forward {
+            port: r.port,
+            next_hop: r.next_hop,
+        }
+    }
+
+    /// Answer an ICMP echo request to one of our addresses in place; anything else ICMP is not for us.
+    fn echo(&self, eth_hdr: &mut [u8], ip: &mut [u8]) -> Verdict {
+        let Ok(mut p) = Ipv4Packet::new_checked(&mut *ip) else {
+            return Verdict::Drop(DropReason::Ipv4Malformed);
+        };
+        let (src, dst) = (p.src(), p.dst());
+        if src.is_unspecified() || src.is_broadcast() || src.is_multicast() {
+            return Verdict::Drop(DropReason::NotForUs);
+        }
+        let Ok(mut icmp) = IcmpPacket::new_checked(p.payload_mut()) else {
+            return Verdict::Drop(DropReason::IcmpMalformed);
+        };
+        if !icmp.verify_checksum() {
+            return Verdict::Drop(DropReason::IcmpMalformed);
+        }
+        if icmp.msg_type() != msg_type::ECHO_REQUEST {
+            return Verdict::Drop(DropReason::NotForUs);
+        }
+        icmp.make_echo_reply();
+        p.set_src(dst);
+        p.set_dst(src);
+        p.set_ttl(DEFAULT_TTL);
+        p.fill_checksum();
+        self.route_out(eth_hdr, src)
+    }
+}
