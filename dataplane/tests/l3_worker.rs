@@ -8,7 +8,7 @@ use std::net::Ipv4Addr;
 
 use common::*;
 use rvs_dataplane::neigh::NeighState;
-use rvs_dataplane::port::{MemIo, PacketBuf, TxOffloadCaps, VecBuf, WorkerIo};
+use rvs_dataplane::port::{MemIo, TxOffloadCaps, VecBuf, WorkerIo};
 use rvs_dataplane::worker::{handoff_mesh, Worker, WorkerMsg};
 
 fn deltas(v: &[(&str, u64)]) -> Vec<(String, u64)> {
@@ -483,12 +483,29 @@ fn worker_new_rejects_bad_config() {
 }
 
 #[test]
-fn run_stops() {
-    let (mut w, _ctrl) = one_worker();
-    let stop = std::sync::atomic::AtomicBool::new(true);
-    w.run(&stop);
-    let mut b = VecBuf::empty();
-    assert!(b.set_len(0));
+fn run_answers_control_and_stops() {
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::sync::Arc;
+    let mesh = handoff_mesh::<VecBuf>(1, 8);
+    let (ctrl, rx) = crossbeam_channel::unbounded();
+    let mut c = conf(0, 1);
+    c.idle_backoff_us = 200;
+    let mut w = Worker::new(c, MemIo::new(3), rx, mesh.into_iter().next().unwrap()).unwrap();
+    let stop = Arc::new(AtomicBool::new(false));
+    let s2 = Arc::clone(&stop);
+    let t = std::thread::spawn(move || {
+        w.run(&s2);
+        w
+    });
+    let (tx, rep) = crossbeam_channel::bounded(1);
+    ctrl.send(WorkerMsg::GetStats(tx)).unwrap();
+    let stats = rep
+        .recv_timeout(std::time::Duration::from_secs(5))
+        .expect("worker answers while idle");
+    assert_eq!(stats.lcore, 1);
+    stop.store(true, Ordering::Relaxed);
+    let w = t.join().unwrap();
+    assert_eq!(w.counters().rx_packets, 0);
 }
 
 #[test]

@@ -11,10 +11,27 @@ use rvs_dataplane::worker::{handoff_mesh, PortConf, RouteConf, Worker, WorkerCon
 
 fn worker() -> Worker<MemIo> {
     let ports = (0..3u8)
-        .map(|p| PortConf { mac: [2, 0, 0, 0, p, 0x10], addrs: vec![(Ipv4Addr::new(10, 10, p, 1), 24)], mtu: 1500 })
+        .map(|p| PortConf {
+            mac: [2, 0, 0, 0, p, 0x10],
+            addrs: vec![(Ipv4Addr::new(10, 10, p, 1), 24)],
+            mtu: 1500,
+        })
         .collect();
-    let routes = vec![RouteConf { dest: Ipv4Addr::new(0, 0, 0, 0), prefix: 0, via: Some(Ipv4Addr::new(10, 10, 0, 2)), port: 0 }];
-    let conf = WorkerConf { index: 0, lcore_id: 1, n_workers: 1, ports, routes, idle_backoff_us: 0, max_sessions: 64 };
+    let routes = vec![RouteConf {
+        dest: Ipv4Addr::new(0, 0, 0, 0),
+        prefix: 0,
+        via: Some(Ipv4Addr::new(10, 10, 0, 2)),
+        port: 0,
+    }];
+    let conf = WorkerConf {
+        index: 0,
+        lcore_id: 1,
+        n_workers: 1,
+        ports,
+        routes,
+        idle_backoff_us: 0,
+        max_sessions: 64,
+    };
     let (_tx, rx) = crossbeam_channel::unbounded();
     let h = handoff_mesh(1, 16).into_iter().next().expect("one worker");
     Worker::new(conf, MemIo::new(3), rx, h).expect("valid conf")
