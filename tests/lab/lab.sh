@@ -362,6 +362,10 @@ lab_down() {
     for tap in "${RVS_PREFIX}c" "${RVS_PREFIX}1" "${RVS_PREFIX}2"; do
         ip link del "$tap" 2>/dev/null || true
     done
+    # EAL's runtime directory for our --file-prefix (rvsd is gone by now).
+    if [[ -d "/var/run/dpdk/${RVS_PREFIX%-}" ]] && ! lab_rvsd_alive; then
+        rm -rf -- "/var/run/dpdk/${RVS_PREFIX%-}"
+    fi
     if [[ -d "$RVS_RUN_DIR" ]]; then
         if [[ "${RVS_LAB_KEEP:-0}" == 1 ]]; then
             lab_log "keeping $RVS_RUN_DIR"
