@@ -9,6 +9,10 @@
 //!   key [`HASH_KEY`], so every lcore and every run computes the same value.
 //! - [`hash_addr_port`] hashes `(addr, port, proto)`: the flow-steering hash.
 //! - [`hash_tuple`] hashes the whole 5-tuple: the session index hash.
+//! - The schedulers use the kernel's own hashes so a table built here equals the kernel's:
+//!   [`hash_32`] (sh, dh, lblc/lblcr buckets: `hash_32(port + folded address, bits)`) and
+//!   [`hsiphash_u32`] (mh: the kernel's `hsiphash` of one 32-bit word, SipHash-1-3 on 64-bit hosts,
+//!   with mh's fixed keys).
 //!
 //! Owner rule ([`owner_of_hash`], [`owner_of_port`]), as docs/interfaces.md states it:
 //! - TCP/UDP to a service VIP:port: `hash_addr_port(src ip, src port, proto) % n`;
@@ -133,6 +137,78 @@ pub fn fold_addr(a: IpAddr) -> u32 {
     }
 }
 
+/// The kernel's `GOLDEN_RATIO_32`.
+pub const GOLDEN_RATIO_32: u32 = 0x61C8_8647;
+
+/// The kernel's `hash_32(val, bits)`: the top `bits` bits (1..=32) of `val * GOLDEN_RATIO_32`.
+#[inline]
+pub fn hash_32(val: u32, bits: u32) -> u32 {
+    debug_assert!((1..=32).contains(&bits));
+    val.wrapping_mul(GOLDEN_RATIO_32) >> (32 - bits)
+}
+
+#[inline]
+fn sipround(v: &mut [u64; 4]) {
+    v[0] = v[0].wrapping_add(v[1]);
+    v[1] = v[1].rotate_left(13);
+    v[1] ^= v[0];
+    v[0] = v[0].rotate_left(32);
+    v[2] = v[2].wrapping_add(v[3]);
+    v[3] = v[3].rotate_left(16);
+    v[3] ^= v[2];
+    v[0] = v[0].wrapping_add(v[3]);
+    v[3] = v[3].rotate_left(21);
+    v[3] ^= v[0];
+    v[2] = v[2].wrapping_add(v[1]);
+    v[1] = v[1].rotate_left(17);
+    v[1] ^= v[2];
+    v[2] = v[2].rotate_left(32);
+}
+
+/// SipHash-c-d of `data` with `key` (the kernel's `PREAMBLE`/`POSTAMBLE`, generic in the round
+/// counts so the 2-4 variant can be checked against the reference implementation).
+#[inline]
+fn siphash_cd(data: &[u8], key: [u64; 2], c: usize, d: usize) -> u64 {
+    let mut v = [
+        0x736f_6d65_7073_6575 ^ key[0],
+        0x646f_7261_6e64_6f6d ^ key[1],
+        0x6c79_6765_6e65_7261 ^ key[0],
+        0x7465_6462_7974_6573 ^ key[1],
+    ];
+    let mut chunks = data.chunks_exact(8);
+    for ch in &mut chunks {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(ch);
+        let m = u64::from_le_bytes(w);
+        v[3] ^= m;
+        for _ in 0..c {
+            sipround(&mut v);
+        }
+        v[0] ^= m;
+    }
+    let mut b = (data.len() as u64) << 56;
+    for (i, &byte) in chunks.remainder().iter().enumerate() {
+        b |= u64::from(byte) << (8 * i);
+    }
+    v[3] ^= b;
+    for _ in 0..c {
+        sipround(&mut v);
+    }
+    v[0] ^= b;
+    v[2] ^= 0xff;
+    for _ in 0..d {
+        sipround(&mut v);
+    }
+    v[0] ^ v[1] ^ v[2] ^ v[3]
+}
+
+/// The kernel's `hsiphash(&v, sizeof(v), key)` for one 32-bit word on a 64-bit little-endian host
+/// (x86-64, arm64): SipHash-1-3 of the word's 4 bytes in memory order, truncated to 32 bits.
+#[inline]
+pub fn hsiphash_u32(v: u32, key: [u64; 2]) -> u32 {
+    siphash_cd(&v.to_le_bytes(), key, 1, 3) as u32
+}
+
 /// The flow-steering hash of `(addr, port, proto)`.
 #[inline]
 pub fn hash_addr_port(addr: Ipv4Addr, port: u16, proto: u8) -> u32 {
@@ -245,6 +321,44 @@ mod tests {
         assert_ne!(
             hash_addr_port(Ipv4Addr::new(10, 10, 0, 2), 40000, 6),
             hash_addr_port(Ipv4Addr::new(10, 10, 0, 2), 40001, 6)
+        );
+    }
+
+    #[test]
+    #[allow(deprecated)]
+    fn siphash_matches_reference_and_hash32_matches_kernel() {
+        use std::hash::Hasher;
+        // SipHash-2-4 through the same code equals the standard library's reference implementation
+        // (so the 1-3 variant used by hsiphash differs only in its round counts).
+        for (k0, k1, data) in [
+            (0u64, 0u64, &b""[..]),
+            (2_654_435_761, 2_654_435_761, &[1, 2, 3, 4][..]),
+            (
+                0x0706_0504_0302_0100,
+                0x0f0e_0d0c_0b0a_0908,
+                &b"0123456789abcdefXYZ"[..],
+            ),
+        ] {
+            let mut h = std::hash::SipHasher::new_with_keys(k0, k1);
+            h.write(data);
+            assert_eq!(siphash_cd(data, [k0, k1], 2, 4), h.finish());
+        }
+        // Official SipHash-2-4 test vector (key 00..0f, empty input).
+        assert_eq!(
+            siphash_cd(&[], [0x0706_0504_0302_0100, 0x0f0e_0d0c_0b0a_0908], 2, 4),
+            0x726f_db47_dd0e_0e31
+        );
+        assert_ne!(
+            hsiphash_u32(1, [2_654_435_761, 2_654_435_761]),
+            hsiphash_u32(1, [2_654_446_892, 2_654_446_892])
+        );
+        // hash_32: top bits of the golden-ratio product.
+        assert_eq!(hash_32(0, 8), 0);
+        assert_eq!(hash_32(1, 8), 0x61);
+        assert_eq!(hash_32(1, 32), GOLDEN_RATIO_32);
+        assert_eq!(
+            hash_32(0x0a0a_0002, 10),
+            (0x0a0a_0002u32.wrapping_mul(0x61C8_8647)) >> 22
         );
     }
 

@@ -26,7 +26,7 @@
 
 use crate::flow_hash;
 use crate::laddr::LaddrPool;
-use crate::sched::SchedCursor;
+use crate::sched::{SchedCursor, SchedInput};
 use crate::service::Snapshot;
 use crate::session::table::{SessionId, SessionTable, TableFull};
 use crate::session::tcp_state::{self, TcpDir, TcpFlags};
@@ -63,7 +63,7 @@ pub enum LbVerdict {
     Drop(DropReason),
 }
 
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 struct SvcLocal {
     id: u64,
     epoch: u64,
@@ -152,21 +152,24 @@ impl LbCtx {
     pub fn set_snapshot(&mut self, snap: Arc<Snapshot>) {
         self.laddrs.sync(&snap);
         let old = &self.snap;
+        let mut old_local = std::mem::take(&mut self.local);
         let local = snap
             .services()
             .iter()
             .map(|s| {
-                let prev = old
-                    .index_of_id(s.id)
-                    .and_then(|i| Some((old.services().get(i)?, self.local.get(i)?)));
+                let prev = old.index_of_id(s.id).and_then(|i| {
+                    let ol = old_local.get_mut(i)?;
+                    Some((old.services().get(i)?, ol))
+                });
                 match prev {
                     Some((os, ol)) if ol.id == s.id => {
+                        let old_cursor = std::mem::take(&mut ol.cursor);
                         let cursor = if os.sched.kind() != s.sched.kind() {
                             s.sched.new_cursor()
                         } else if ol.epoch == s.dests_epoch {
-                            ol.cursor
+                            old_cursor
                         } else {
-                            s.sched.carry_cursor(&ol.cursor, &os.dests, &s.dests)
+                            s.sched.carry_cursor(old_cursor, &os.dests, &s.dests)
                         };
                         SvcLocal {
                             id: s.id,
@@ -250,7 +253,8 @@ impl LbCtx {
         let Some(local) = self.local.get_mut(si) else {
             return LbVerdict::Pass; // cannot happen: `local` is built from the snapshot
         };
-        let Some(di) = svc.sched.pick(&mut local.cursor, &svc.dests) else {
+        let input = SchedInput::v4(p.src, p.sport, p.dst, p.dport, now_ms);
+        let Some(di) = svc.sched.pick(&mut local.cursor, &svc.dests, &input) else {
             return LbVerdict::Drop(DropReason::NoDest);
         };
         let d = &svc.dests[di];

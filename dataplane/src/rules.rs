@@ -14,11 +14,18 @@
 //!   packets of its sessions.
 //! - Services and dests keep insertion order (the kernel's order; the client sorts).
 //!
+//! - Every scheduler the kernel ships is accepted (rr wrr lc wlc lblc lblcr dh sh sed nq fo ovf mh
+//!   twos); any other name is [`ApiError::NoScheduler`]. The scheduler flags (`-b`) reach the snapshot:
+//!   sh/mh read sh-fallback/mh-fallback and sh-port/mh-port from them. An mh service holds at most as
+//!   many dests as its table has slots ([`crate::sched::mh::DEFAULT_SIZE`], the kernel's `EINVAL`).
+//! - Each dest keeps its last non-zero weight (the kernel's `last_weight`: set on add, and on every
+//!   edit with a non-zero weight), which mh builds its table from.
+//!
 //! Only IPv4 services, dests and local addresses are accepted for now (`Unsupported` otherwise).
-//! Persistence (`-p`), one-packet (`-o`) and scheduler flags are stored and listed; the dataplane does
-//! not apply them yet.
+//! Persistence (`-p`) and one-packet (`-o`) are stored and listed; the dataplane does not apply them
+//! yet.
 
-use crate::sched::{SchedKind, Scheduler};
+use crate::sched::{mh, SchedKind, Scheduler};
 use crate::service::{Dest, DestCounters, Service, Snapshot, SvcKey, TrafficCounters};
 use crate::session::tcp_state::{self, TimeoutTable};
 use rvs_control::proto::{
@@ -35,6 +42,7 @@ struct RuleDest {
     id: u64,
     addr: Ipv4Addr,
     spec: DestSpec,
+    last_weight: u32,
     counters: Arc<DestCounters>,
 }
 
@@ -127,6 +135,17 @@ impl Rules {
         Ok(kind)
     }
 
+    /// The kernel refuses (EINVAL) an mh service with more dests than table slots.
+    fn check_mh_capacity(sched: SchedKind, n_dests: usize) -> Result<(), ApiError> {
+        if sched == SchedKind::Mh && n_dests > mh::DEFAULT_SIZE {
+            return Err(ApiError::Invalid(format!(
+                "mh: more than {} destinations",
+                mh::DEFAULT_SIZE
+            )));
+        }
+        Ok(())
+    }
+
     fn dest_service(&self, k: &ServiceKey) -> Result<usize, ApiError> {
         self.find(k).ok_or(ApiError::ServiceNotDefined)
     }
@@ -160,6 +179,7 @@ impl Rules {
             Request::EditService(spec) => {
                 let i = self.find(&spec.key).ok_or(ApiError::NoSuchService)?;
                 let sched = Self::validate_service(spec)?;
+                Self::check_mh_capacity(sched, self.services[i].dests.len())?;
                 let s = &mut self.services[i];
                 s.spec = spec.clone();
                 s.sched = sched;
@@ -189,6 +209,7 @@ impl Rules {
                 {
                     return Err(ApiError::DestExists);
                 }
+                Self::check_mh_capacity(s.sched, s.dests.len() + 1)?;
                 let counters = Arc::new(DestCounters::new(
                     s.counters.clone(),
                     spec.u_threshold,
@@ -200,6 +221,7 @@ impl Rules {
                     id,
                     addr,
                     spec: spec.clone(),
+                    last_weight: spec.weight,
                     counters,
                 });
                 s.dests_epoch += 1;
@@ -215,6 +237,9 @@ impl Rules {
                     .find(|d| d.addr == addr && d.spec.port == spec.port)
                     .ok_or(ApiError::NoSuchDest)?;
                 d.spec = spec.clone();
+                if spec.weight != 0 {
+                    d.last_weight = spec.weight;
+                }
                 d.counters
                     .set_thresholds(spec.u_threshold, spec.l_threshold);
                 s.dests_epoch += 1;
@@ -377,6 +402,7 @@ impl Rules {
                         port: d.spec.port,
                         fwd: d.spec.fwd,
                         weight: d.spec.weight,
+                        last_weight: d.last_weight,
                         counters: d.counters.clone(),
                     })
                     .collect();
@@ -384,7 +410,7 @@ impl Rules {
                     id: s.id,
                     key: s.key,
                     spec: s.spec.clone(),
-                    sched: Scheduler::new(s.sched, &dests),
+                    sched: Scheduler::build(s.sched, s.spec.sched_flags, &dests),
                     dests,
                     laddrs: s.laddrs.clone(),
                     counters: s.counters.clone(),

@@ -105,10 +105,10 @@ impl DestCounters {
         }
     }
 
-    fn total(&self) -> u64 {
-        u64::from(self.active.load(Relaxed))
-            + u64::from(self.inactive.load(Relaxed))
-            + u64::from(self.persist.load(Relaxed))
+    /// The kernel's `ip_vs_dest_totalconns`: active + inactive. Persistence templates are not
+    /// counted (the kernel counts them in `persistconns`, outside the total the thresholds compare).
+    pub fn total(&self) -> u64 {
+        u64::from(self.active.load(Relaxed)) + u64::from(self.inactive.load(Relaxed))
     }
 
     /// Whether the dest is flagged overloaded (skipped by every scheduler).
@@ -215,6 +215,10 @@ pub struct Dest {
     pub fwd: FwdMethod,
     /// Weight (0 = quiesced).
     pub weight: u32,
+    /// The last non-zero weight (the weight given when added, then every non-zero weight given by
+    /// `-e`): the kernel's `last_weight`, which mh builds its table from so that quiescing a dest
+    /// does not reshuffle the table.
+    pub last_weight: u32,
     /// Shared live counters.
     pub counters: Arc<DestCounters>,
 }
@@ -230,6 +234,12 @@ impl Dest {
     #[inline]
     pub fn is_overloaded(&self) -> bool {
         self.counters.is_overloaded()
+    }
+
+    /// Active connections (`ESTABLISHED`), as the schedulers compare them.
+    #[inline]
+    pub fn active(&self) -> i64 {
+        i64::from(self.counters.active.load(Relaxed))
     }
 
     /// The kernel's `ip_vs_dest_conn_overhead`: active * 256 + inactive.

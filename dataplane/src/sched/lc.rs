@@ -1,8 +1,10 @@
-//! Least connection and weighted least connection (kernel `ip_vs_lc.c`, `ip_vs_wlc.c`).
+//! The least-connection family (kernel `ip_vs_lc.c`, `ip_vs_wlc.c`, `ip_vs_sed.c`, `ip_vs_nq.c`).
 //!
 //! Overhead = active * 256 + inactive. lc: minimum overhead over available dests with weight > 0
 //! (weights otherwise ignored). wlc: minimum overhead / weight by 64-bit cross-multiplication, starting
-//! from the first available dest with weight > 0. Ties go to the earlier dest. Stateless.
+//! from the first available dest with weight > 0. sed: as wlc with overhead = active + 1 (inactive
+//! ignored). nq: the first available dest with no active connection wins at once, otherwise sed.
+//! Ties go to the earlier dest. Stateless.
 
 use crate::service::Dest;
 
@@ -45,16 +47,59 @@ pub fn pick_wlc(dests: &[Dest]) -> Option<usize> {
     Some(least)
 }
 
+/// sed's overhead (`ip_vs_sed_dest_overhead`): active + 1.
+#[inline]
+fn sed_overhead(d: &Dest) -> i64 {
+    d.active() + 1
+}
+
+/// sed's pick (kernel `ip_vs_sed_schedule`).
+pub fn pick_sed(dests: &[Dest]) -> Option<usize> {
+    let first = dests
+        .iter()
+        .position(|d| !d.is_overloaded() && d.weight > 0)?;
+    let mut least = first;
+    let mut loh = sed_overhead(&dests[first]);
+    for (i, d) in dests.iter().enumerate().skip(first + 1) {
+        if d.is_overloaded() {
+            continue;
+        }
+        let doh = sed_overhead(d);
+        if loh * d.weight() > doh * dests[least].weight() {
+            least = i;
+            loh = doh;
+        }
+    }
+    Some(least)
+}
+
+/// nq's pick (kernel `ip_vs_nq_schedule`): an idle dest (no active connection) at once, in list
+/// order; otherwise the sed minimum.
+pub fn pick_nq(dests: &[Dest]) -> Option<usize> {
+    let mut least: Option<(usize, i64)> = None;
+    for (i, d) in dests.iter().enumerate() {
+        if d.is_overloaded() || d.weight == 0 {
+            continue;
+        }
+        let doh = sed_overhead(d);
+        if d.active() == 0 {
+            return Some(i);
+        }
+        let better = match least {
+            None => true,
+            Some((l, loh)) => loh * d.weight() > doh * dests[l].weight(),
+        };
+        if better {
+            least = Some((i, doh));
+        }
+    }
+    least.map(|(i, _)| i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::sched::test_util::*;
-    use std::sync::atomic::Ordering::Relaxed;
-
-    fn load(d: &Dest, active: u32, inactive: u32) {
-        d.counters.active.store(active, Relaxed);
-        d.counters.inactive.store(inactive, Relaxed);
-    }
 
     #[test]
     fn lc_picks_least_overhead_ties_first() {
@@ -87,5 +132,42 @@ mod tests {
         d[0].counters.bind_conn();
         load(&d[1], 100, 0);
         assert_eq!(pick_wlc(&d), Some(1));
+    }
+
+    #[test]
+    fn sed_minimises_active_plus_one_over_weight() {
+        // (a+1)/w: A (0+1)/1 = 1, B (1+1)/3 = 0.67, C (0+1)/1 = 1 -> B; inactive is ignored.
+        let d = dests(&[1, 3, 1]);
+        load(&d[1], 1, 500);
+        assert_eq!(pick_sed(&d), Some(1));
+        // B (2+1)/3 = 1 ties A 1/1: the earlier (A) wins.
+        load(&d[1], 2, 0);
+        assert_eq!(pick_sed(&d), Some(0));
+        // Weight 0 is never chosen even with no load; overloaded is skipped.
+        let d = dests(&[0, 1, 1]);
+        load(&d[1], 5, 0);
+        assert_eq!(pick_sed(&d), Some(2));
+        overload(&d[2]);
+        assert_eq!(pick_sed(&d), Some(1));
+    }
+
+    #[test]
+    fn nq_takes_the_first_idle_else_sed() {
+        let d = dests(&[1, 2, 1]);
+        load(&d[0], 1, 0);
+        load(&d[1], 0, 100); // no active: idle for nq
+        assert_eq!(pick_nq(&d), Some(1));
+        load(&d[1], 3, 0); // (3+1)/2 = 2 vs A (1+1)/1 = 2 tie -> A... but C is idle
+        assert_eq!(pick_nq(&d), Some(2));
+        load(&d[2], 2, 0); // C (2+1)/1 = 3: A and B tie at 2 -> A
+        assert_eq!(pick_nq(&d), Some(0));
+        load(&d[0], 4, 0); // A 5: B 2 wins
+        assert_eq!(pick_nq(&d), Some(1));
+        // An idle weight 0 or overloaded dest is not taken.
+        let d = dests(&[0, 1, 1]);
+        load(&d[2], 1, 0);
+        overload(&d[1]);
+        load(&d[1], 0, 0);
+        assert_eq!(pick_nq(&d), Some(2));
     }
 }
