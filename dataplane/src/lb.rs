@@ -956,6 +956,65 @@ mod tests {
     }
 
     #[test]
+    fn thresholds_skip_an_overloaded_dest_until_its_sessions_go() {
+        let mut r = rules(
+            Protocol::Tcp,
+            "rr",
+            &[(R1, FwdMethod::Masq, 1), (R2, FwdMethod::Masq, 1)],
+        );
+        let mut d = dest(R1, FwdMethod::Masq, 1);
+        d.u_threshold = 2;
+        r.apply(&Request::EditDest(key(Protocol::Tcp), d)).unwrap();
+        let mut c = ctx(&r, 0, 1, 16);
+        let mut to = Vec::new();
+        for cport in 1..=6u16 {
+            let mut p = tcp((C.0, cport), V, SYN, 1, 0, &[]);
+            assert_eq!(c.process(&mut p, 0), FWD);
+            to.push(parse_valid(&p).1);
+        }
+        // R1 takes 2 then is overloaded (u_threshold 2): R1 R2 R1 R2 R2 R2.
+        assert_eq!(to, vec![R1, R2, R1, R2, R2, R2]);
+        assert!(c.snapshot().services()[0].dests[0].is_overloaded());
+        assert_eq!(conns_of(&r, 0), (0, 2));
+        // The sessions (SYN_RECV, 60 s) expire: R1 falls to 0 < 3/4 * 2 and is used again.
+        assert_eq!(c.expire(60_000, 16), 6);
+        assert!(!c.snapshot().services()[0].dests[0].is_overloaded());
+        let mut p = tcp((C.0, 7), V, SYN, 1, 0, &[]);
+        assert_eq!(c.process(&mut p, 60_000), FWD);
+        assert_eq!(parse_valid(&p).1, R1);
+    }
+
+    #[test]
+    fn lblc_cache_survives_snapshot_changes() {
+        let mut r = rules(
+            Protocol::Tcp,
+            "lblc",
+            &[(R1, FwdMethod::Masq, 1), (R2, FwdMethod::Masq, 1)],
+        );
+        let mut c = ctx(&r, 0, 1, 16);
+        let mut p = tcp((C.0, 1), V, SYN, 1, 0, &[]);
+        assert_eq!(c.process(&mut p, 0), FWD);
+        assert_eq!(parse_valid(&p).1, R1);
+        // R1 more loaded than R2 now, but lblc keeps the VIP's cached dest, across a rule change too.
+        r.apply(&Request::EditDest(
+            key(Protocol::Tcp),
+            dest(R2, FwdMethod::Masq, 1),
+        ))
+        .unwrap();
+        c.set_snapshot(r.snapshot());
+        let mut p = tcp((C.0, 2), V, SYN, 1, 0, &[]);
+        assert_eq!(c.process(&mut p, 0), FWD);
+        assert_eq!(parse_valid(&p).1, R1);
+        // Deleting R1 drops its cache entry: wlc picks R2.
+        r.apply(&Request::DelDest(key(Protocol::Tcp), R1.0.into(), R1.1))
+            .unwrap();
+        c.set_snapshot(r.snapshot());
+        let mut p = tcp((C.0, 3), V, SYN, 1, 0, &[]);
+        assert_eq!(c.process(&mut p, 0), FWD);
+        assert_eq!(parse_valid(&p).1, R2);
+    }
+
+    #[test]
     fn set_timeouts_apply_to_new_refreshes() {
         let mut r = rules(Protocol::Tcp, "rr", &[(R1, FwdMethod::Masq, 1)]);
         r.apply(&Request::SetTimeouts(Timeouts {

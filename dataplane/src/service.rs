@@ -10,7 +10,12 @@
 //! service an `Arc<TrafficCounters>` created when the rule is added and shared by every later snapshot
 //! and by every session bound to it, so they survive rebuilds and `-Ln` shows the sum over every lcore.
 //! They are relaxed atomics: each is an independent counter, no ordering between them is relied upon.
-//! The dest's overload flag follows the kernel's hysteresis (`ip_vs_bind_dest`/`ip_vs_unbind_dest`).
+//! The dest's overload flag follows the kernel's hysteresis exactly (`ip_vs_bind_dest`,
+//! `ip_vs_unbind_dest`, `__ip_vs_update_dest`): with an upper threshold u > 0, binding a connection
+//! sets it when active + inactive >= u (persistence templates are not counted); unbinding one clears
+//! it when the total falls below the lower threshold l, or, when l is 0, when total * 4 < u * 3 (and
+//! always when u is 0); an edit clears it when u is removed or raised. State changes (inactive <->
+//! active) never touch it.
 
 use crate::flow_hash::FlowBuildHasher;
 use crate::sched::Scheduler;
@@ -417,6 +422,115 @@ mod tests {
         d.bind_conn();
         assert!(d.is_overloaded());
         d.set_thresholds(10, 0); // raised: flag clears
+        assert!(!d.is_overloaded());
+    }
+
+    /// Bind `n` connections.
+    fn bind(d: &DestCounters, n: u32) {
+        for _ in 0..n {
+            d.bind_conn();
+        }
+    }
+
+    #[test]
+    fn overload_is_set_at_the_upper_threshold_counting_active_and_inactive() {
+        let svc = Arc::new(TrafficCounters::default());
+        let d = DestCounters::new(svc, 3, 0);
+        bind(&d, 2);
+        d.set_active(true); // 1 active + 1 inactive
+        assert!(!d.is_overloaded());
+        // State moves never touch the flag, whatever the total.
+        d.set_active(false);
+        d.set_active(true);
+        assert!(!d.is_overloaded());
+        d.bind_conn(); // 1 + 2 = 3 >= 3
+        assert!(d.is_overloaded());
+        assert_eq!(d.total(), 3);
+        // Persistence templates are not part of the total (the kernel's ip_vs_dest_totalconns).
+        let svc = Arc::new(TrafficCounters::default());
+        let d = DestCounters::new(svc, 2, 0);
+        d.persist.store(10, Relaxed);
+        d.bind_conn();
+        assert!(!d.is_overloaded());
+        assert_eq!(d.total(), 1);
+        d.bind_conn();
+        assert!(d.is_overloaded());
+    }
+
+    #[test]
+    fn overload_clears_below_three_quarters_without_lower_threshold() {
+        // u = 2: clears when total * 4 < 6, i.e. at 1 (the kernel's rounding: ceil(3u/4)).
+        let svc = Arc::new(TrafficCounters::default());
+        let d = DestCounters::new(svc.clone(), 2, 0);
+        bind(&d, 2);
+        assert!(d.is_overloaded());
+        d.unbind_conn(false);
+        assert!(!d.is_overloaded());
+        // u = 5: 4 * 4 = 16 < 15 no; 3 * 4 = 12 < 15 yes.
+        let d = DestCounters::new(svc.clone(), 5, 0);
+        bind(&d, 5);
+        assert!(d.is_overloaded());
+        d.unbind_conn(false);
+        assert!(d.is_overloaded());
+        d.unbind_conn(false);
+        assert!(!d.is_overloaded());
+        // Hysteresis: binding again does not set it until the threshold is reached again.
+        d.bind_conn(); // 4
+        assert!(!d.is_overloaded());
+        d.bind_conn(); // 5
+        assert!(d.is_overloaded());
+        // An active connection going away counts the same.
+        d.set_active(true);
+        d.unbind_conn(true); // 4
+        d.unbind_conn(false); // 3
+        assert!(!d.is_overloaded());
+        assert_eq!(d.active.load(Relaxed), 0);
+    }
+
+    #[test]
+    fn overload_clears_below_the_lower_threshold() {
+        let svc = Arc::new(TrafficCounters::default());
+        let d = DestCounters::new(svc, 4, 2);
+        bind(&d, 4);
+        assert!(d.is_overloaded());
+        d.unbind_conn(false); // 3: not < 2
+        d.unbind_conn(false); // 2: not < 2
+        assert!(d.is_overloaded());
+        d.unbind_conn(false); // 1 < 2
+        assert!(!d.is_overloaded());
+    }
+
+    #[test]
+    fn threshold_edits_follow_the_kernel() {
+        let svc = Arc::new(TrafficCounters::default());
+        let d = DestCounters::new(svc, 2, 0);
+        bind(&d, 2);
+        assert!(d.is_overloaded());
+        // Same or lower upper threshold: the flag stays (no re-evaluation).
+        d.set_thresholds(2, 1);
+        assert!(d.is_overloaded());
+        d.set_thresholds(1, 0);
+        assert!(d.is_overloaded());
+        // Raised: cleared (even though the total is still above the new lower bound).
+        d.set_thresholds(3, 0);
+        assert!(!d.is_overloaded());
+        // Lowered below the current total: set at the next bind only.
+        d.set_thresholds(1, 0);
+        assert!(!d.is_overloaded());
+        d.bind_conn();
+        assert!(d.is_overloaded());
+        // Removed (-x 0): cleared, and never set again.
+        d.set_thresholds(0, 0);
+        assert!(!d.is_overloaded());
+        bind(&d, 100);
+        assert!(!d.is_overloaded());
+        // Without thresholds an unbind clears a flag left over (the kernel's last branch).
+        let svc = Arc::new(TrafficCounters::default());
+        let d = DestCounters::new(svc, 1, 0);
+        d.bind_conn();
+        assert!(d.is_overloaded());
+        d.u_threshold.store(0, Relaxed);
+        d.unbind_conn(false);
         assert!(!d.is_overloaded());
     }
 
