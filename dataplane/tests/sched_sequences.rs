@@ -236,13 +236,10 @@ fn ovf_overflows_down_the_weights() {
 
 #[test]
 fn twos_fixed_seed_sequence() {
-    // Regression lock of the fixed-seed PRNG sequence; the rule itself is unit-tested in sched::twos.
+    // The per-lcore PRNG has a fixed seed, so the draws are fixed; the expected string was computed
+    // by an independent Python model (splitmix64 draws, the kernel's walk and comparison).
     let r = rules("twos", 0, &[(1, 0), (2, 0), (3, 0)]);
-    let a = run(&service(&r), &same(12), true);
-    let r2 = rules("twos", 0, &[(1, 0), (2, 0), (3, 0)]);
-    assert_eq!(run(&service(&r2), &same(12), true), a);
-    assert_eq!(a.len(), 12);
-    assert!(!a.contains('-'));
+    assert_eq!(run(&service(&r), &same(12), true), "ABCBCCACBBCC");
 }
 
 #[test]

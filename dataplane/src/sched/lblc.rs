@@ -49,12 +49,13 @@ const NONE: u32 = u32::MAX;
 
 /// For each index of `old`, its index in `new` (by dest identity), or `u32::MAX` when deleted.
 pub fn index_map(old: &[Dest], new: &[Dest]) -> Vec<u32> {
+    let by_id: std::collections::HashMap<u64, u32> = new
+        .iter()
+        .enumerate()
+        .map(|(i, d)| (d.id, i as u32))
+        .collect();
     old.iter()
-        .map(|o| {
-            new.iter()
-                .position(|n| n.id == o.id)
-                .map_or(NONE, |i| i as u32)
-        })
+        .map(|o| by_id.get(&o.id).copied().unwrap_or(NONE))
         .collect()
 }
 
