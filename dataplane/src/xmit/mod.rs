@@ -1,4 +1,6 @@
-//! Forwarding modes: in-place rewrites of an IPv4 packet for NAT and FULLNAT.
+//! Forwarding modes: in-place rewrites of an IPv4 packet for NAT and FULLNAT, tunnel headers
+//! ([`tunnel`]) and ICMP errors of sessions ([`icmp`]). Direct routing needs no rewrite at all: the
+//! packet only goes to the real server's MAC.
 //!
 //! Each rewrite changes addresses and ports, patches the IP header checksum and the TCP/UDP checksum
 //! incrementally (RFC 1624, through [`crate::wire`]'s `rewrite_*` helpers: the pseudo-header addresses
@@ -10,7 +12,9 @@
 //! ([`DropReason::Ipv4Fragment`]): only a whole datagram has the ports we rewrite.
 
 pub mod fullnat;
+pub mod icmp;
 pub mod nat;
+pub mod tunnel;
 
 use crate::stats::DropReason;
 use crate::wire::ipv4::{Ipv4Packet, PROTO_TCP, PROTO_UDP};
