@@ -5,18 +5,18 @@
 #![forbid(unsafe_code)]
 
 pub mod checksum;
-pub mod port;
-pub mod stats;
-pub mod wire;
-pub mod neigh;
-pub mod route;
-pub mod worker;
 pub mod flow_hash;
+pub mod laddr;
+pub mod lb;
+pub mod neigh;
+pub mod pipeline;
+pub mod port;
+pub mod route;
+pub mod rules;
 pub mod sched;
 pub mod service;
 pub mod session;
-pub mod rules;
-pub mod laddr;
+pub mod stats;
+pub mod wire;
+pub mod worker;
 pub mod xmit;
-pub mod lb;
-pub mod pipeline;
