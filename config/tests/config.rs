@@ -103,6 +103,7 @@ fn lab_example_loads() {
             "--no-huge",
             "-m",
             "512",
+            "--no-pci",
             "--file-prefix",
             "rvs-lab",
             "--lcores",
