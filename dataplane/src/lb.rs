@@ -23,10 +23,19 @@
 //!
 //! Scheduler cursors are per lcore (see [`crate::sched`]): on a snapshot change each service's cursor
 //! is carried over by the service's identity and dest epoch.
+//!
+//! Persistent services (`-p`): a new connection first looks for its client's template in this lcore's
+//! [`TemplateTable`] (see [`crate::sched::persist`]) and only schedules when there is none. So that
+//! every connection of a client reaches the lcore holding its template, the owner rule hashes the
+//! client address masked with the service's `-M` prefix and port 0 for packets to a persistent
+//! service, and likewise the (masked) destination address with port 0 for NAT replies from a dest of
+//! a persistent service (the snapshot knows those dests). FULLNAT replies keep the local-port rule.
 
 use crate::flow_hash;
 use crate::laddr::LaddrPool;
+use crate::sched::persist::TemplateTable;
 use crate::sched::{SchedCursor, SchedInput};
+use crate::service::mask_v4;
 use crate::service::Snapshot;
 use crate::session::table::{SessionId, SessionTable, TableFull};
 use crate::session::tcp_state::{self, TcpDir, TcpFlags};
@@ -79,6 +88,7 @@ struct LbCounters {
     table_full: u64,
     packets_in: u64,
     packets_out: u64,
+    templates_expired: u64,
 }
 
 /// The parsed fields of a TCP/UDP packet.
@@ -128,6 +138,8 @@ pub struct LbCtx {
     snap: Arc<Snapshot>,
     local: Vec<SvcLocal>,
     sessions: SessionTable,
+    templates: Option<TemplateTable>,
+    template_capacity: usize,
     laddrs: LaddrPool,
     c: LbCounters,
 }
@@ -142,6 +154,8 @@ impl LbCtx {
             snap: Snapshot::empty(),
             local: Vec::new(),
             sessions: SessionTable::new(limits.max_sessions),
+            templates: None,
+            template_capacity: (limits.max_sessions / 4).max(64),
             laddrs: LaddrPool::new(worker_index, n_workers),
             c: LbCounters::default(),
         }
@@ -151,6 +165,9 @@ impl LbCtx {
     /// (kernel rules, see [`crate::sched`]); local port pools for new local addresses are created.
     pub fn set_snapshot(&mut self, snap: Arc<Snapshot>) {
         self.laddrs.sync(&snap);
+        if snap.has_persistence() && self.templates.is_none() {
+            self.templates = Some(TemplateTable::new(self.template_capacity));
+        }
         let old = &self.snap;
         let mut old_local = std::mem::take(&mut self.local);
         let local = snap
@@ -203,12 +220,19 @@ impl LbCtx {
 
     fn owner_of(&self, p: &Pkt) -> usize {
         let n = self.n_workers;
-        if self.snap.lookup(p.proto, p.dst, p.dport).is_some() {
-            flow_hash::owner_of_hash(flow_hash::hash_addr_port(p.src, p.sport, p.proto), n)
+        let h = |a, port| flow_hash::owner_of_hash(flow_hash::hash_addr_port(a, port, p.proto), n);
+        if let Some((_, svc)) = self.snap.lookup(p.proto, p.dst, p.dport) {
+            if svc.spec.persistent.is_some() {
+                h(svc.persist_client(p.src), 0)
+            } else {
+                h(p.src, p.sport)
+            }
         } else if self.snap.is_laddr(p.dst) {
             flow_hash::owner_of_port(p.dport, n)
+        } else if let Some(prefix) = self.snap.persist_prefix_of_dest(p.proto, p.src, p.sport) {
+            h(mask_v4(p.dst, prefix), 0)
         } else {
-            flow_hash::owner_of_hash(flow_hash::hash_addr_port(p.dst, p.dport, p.proto), n)
+            h(p.dst, p.dport)
         }
     }
 
@@ -253,11 +277,35 @@ impl LbCtx {
         let Some(local) = self.local.get_mut(si) else {
             return LbVerdict::Pass; // cannot happen: `local` is built from the snapshot
         };
-        let input = SchedInput::v4(p.src, p.sport, p.dst, p.dport, now_ms);
-        let Some(di) = svc.sched.pick(&mut local.cursor, &svc.dests, &input) else {
-            return LbVerdict::Drop(DropReason::NoDest);
+        let persistent = svc.spec.persistent.is_some();
+        let known = match (&mut self.templates, persistent) {
+            (Some(t), true) => t.lookup(svc, p.proto, p.src, p.dst, now_ms),
+            _ => None,
+        };
+        let di = match known {
+            Some(di) => di,
+            None => {
+                let input = SchedInput::v4(p.src, p.sport, p.dst, p.dport, now_ms);
+                let Some(di) = svc.sched.pick(&mut local.cursor, &svc.dests, &input) else {
+                    return LbVerdict::Drop(DropReason::NoDest);
+                };
+                if let (Some(t), true) = (&mut self.templates, persistent) {
+                    if t.create(svc, p.proto, p.src, p.dst, di, now_ms).is_err() {
+                        self.c.table_full += 1;
+                        return LbVerdict::Drop(DropReason::SessionTableFull);
+                    }
+                }
+                di
+            }
         };
         let d = &svc.dests[di];
+        // The kernel's destination port: the dest's, unless it is 0 or the packet came to a
+        // port-zero (all ports) service on another port, where the packet's port is kept.
+        let rport = if p.dport == svc.key.port && d.port != 0 {
+            d.port
+        } else {
+            p.dport
+        };
         let laddr = match d.fwd {
             FwdMethod::Masq => None,
             FwdMethod::FullNat => match self.laddrs.alloc(&svc.laddrs, &mut local.laddr_cursor) {
@@ -272,7 +320,7 @@ impl LbCtx {
             p.proto,
             (p.src, p.sport),
             (p.dst, p.dport),
-            (d.addr, d.port),
+            (d.addr, rport),
             laddr,
             d.counters.clone(),
         );
@@ -350,6 +398,15 @@ impl LbCtx {
         }
         let expires = now_ms + self.snap.timeouts().ms(state);
         self.sessions.touch(id, state, flags, expires);
+        if dir == Dir::In {
+            if let Some(t) = &mut self.templates {
+                if let Some((_, svc)) = self.snap.lookup(p.proto, p.dst, p.dport) {
+                    if svc.spec.persistent.is_some() {
+                        t.extend(svc, p.proto, p.src, p.dst, expires);
+                    }
+                }
+            }
+        }
         LbVerdict::Forward { next_hop: None }
     }
 
@@ -372,12 +429,19 @@ impl LbCtx {
             n += 1;
         }
         self.c.sessions_expired += n as u64;
+        if let Some(t) = &mut self.templates {
+            let k = t.expire(now_ms, budget - n);
+            self.c.templates_expired += k as u64;
+            return n + k;
+        }
         n
     }
 
-    /// Append this lcore's live sessions (lcore field = lcore_id given).
+    /// Append this lcore's live sessions, persistence templates included (client port 0, state
+    /// `NONE`; lcore field = lcore_id given).
     pub fn conns(&self, now_ms: u64, lcore_id: u32, out: &mut Vec<ConnInfo>) {
-        out.extend(self.sessions.iter().map(|s| ConnInfo {
+        let templates = self.templates.iter().flat_map(|t| t.iter());
+        out.extend(self.sessions.iter().chain(templates).map(|s| ConnInfo {
             proto: if s.proto == PROTO_UDP {
                 Protocol::Udp
             } else {
@@ -395,7 +459,8 @@ impl LbCtx {
     }
 
     /// Named counters: sessions_created, sessions_expired, sessions_live, sessions_table_full (inserts
-    /// refused), misowned_packets (must stay 0), lb_packets_in, lb_packets_out.
+    /// refused, persistence templates included), misowned_packets (must stay 0), lb_packets_in,
+    /// lb_packets_out, templates_live, templates_created, templates_expired.
     pub fn counters(&self, out: &mut Vec<Counter>) {
         let c = &self.c;
         for (name, value) in [
@@ -406,6 +471,15 @@ impl LbCtx {
             ("misowned_packets", c.misowned_packets),
             ("lb_packets_in", c.packets_in),
             ("lb_packets_out", c.packets_out),
+            (
+                "templates_live",
+                self.templates.as_ref().map_or(0, |t| t.len() as u64),
+            ),
+            (
+                "templates_created",
+                self.templates.as_ref().map_or(0, |t| t.created()),
+            ),
+            ("templates_expired", c.templates_expired),
         ] {
             out.push(Counter {
                 name: name.to_string(),

@@ -155,6 +155,22 @@ impl DestCounters {
         }
     }
 
+    /// A persistence template was bound to this dest (`persistconns`; the overload check runs as on
+    /// any bind, over active + inactive).
+    pub fn bind_template(&self) {
+        self.persist.fetch_add(1, Relaxed);
+        let u = self.u_threshold.load(Relaxed);
+        if u != 0 && self.total() >= u64::from(u) {
+            self.overloaded.store(true, Relaxed);
+        }
+    }
+
+    /// A persistence template bound to this dest went away.
+    pub fn unbind_template(&self) {
+        self.persist.fetch_sub(1, Relaxed);
+        self.update_after_unbind();
+    }
+
     /// A connection bound to this dest went away (`active`: it was counted active). Clears the overload
     /// flag below the lower threshold (or below 3/4 of the upper one when the lower is 0).
     pub fn unbind_conn(&self, active: bool) {
@@ -163,6 +179,11 @@ impl DestCounters {
         } else {
             self.inactive.fetch_sub(1, Relaxed);
         }
+        self.update_after_unbind();
+    }
+
+    /// The clearing half of the hysteresis (end of `ip_vs_unbind_dest`).
+    fn update_after_unbind(&self) {
         let (u, l) = (
             self.u_threshold.load(Relaxed),
             self.l_threshold.load(Relaxed),
@@ -288,6 +309,31 @@ pub struct Service {
     pub dests_epoch: u64,
 }
 
+impl Service {
+    /// The persistence timeout in ms (`-p`), `None` when the service is not persistent.
+    #[inline]
+    pub fn persistence_ms(&self) -> Option<u64> {
+        self.spec.persistent.map(|s| u64::from(s) * 1000)
+    }
+
+    /// The client address as persistence sees it: masked with the service's `-M` prefix.
+    #[inline]
+    pub fn persist_client(&self, client: Ipv4Addr) -> Ipv4Addr {
+        mask_v4(client, self.spec.netmask_prefix)
+    }
+}
+
+/// `a` masked to its first `prefix` bits (prefix >= 32 keeps it whole).
+#[inline]
+pub fn mask_v4(a: Ipv4Addr, prefix: u8) -> Ipv4Addr {
+    let m = if prefix >= 32 {
+        u32::MAX
+    } else {
+        !(u32::MAX >> prefix)
+    };
+    Ipv4Addr::from(u32::from(a) & m)
+}
+
 /// The immutable rule set the workers run on.
 #[derive(Debug)]
 pub struct Snapshot {
@@ -298,6 +344,11 @@ pub struct Snapshot {
     vips: HashSet<Ipv4Addr, FlowBuildHasher>,
     laddrs: HashMap<Ipv4Addr, Arc<AtomicU64>, FlowBuildHasher>,
     timeouts: TimeoutTable,
+    /// `(proto, real-server address, port)` of the dests of persistent services -> the service's
+    /// persistence prefix (replies from them are owned by the masked client's worker).
+    persist_dests: HashMap<(u8, Ipv4Addr, u16), u8, FlowBuildHasher>,
+    any_port_zero: bool,
+    any_persistent: bool,
 }
 
 impl Snapshot {
@@ -313,8 +364,18 @@ impl Snapshot {
         let mut by_id = HashMap::with_hasher(FlowBuildHasher::default());
         let mut vips = HashSet::with_hasher(FlowBuildHasher::default());
         let mut laddrs = HashMap::with_hasher(FlowBuildHasher::default());
+        let mut persist_dests = HashMap::with_hasher(FlowBuildHasher::default());
+        let mut any_port_zero = false;
+        let mut any_persistent = false;
         for (i, s) in services.iter().enumerate() {
             by_key.insert(s.key, i);
+            any_port_zero |= s.key.port == 0;
+            if s.spec.persistent.is_some() {
+                any_persistent = true;
+                for d in &s.dests {
+                    persist_dests.insert((s.key.proto, d.addr, d.port), s.spec.netmask_prefix);
+                }
+            }
             by_id.insert(s.id, i);
             vips.insert(s.key.addr);
             for a in &s.laddrs {
@@ -330,6 +391,9 @@ impl Snapshot {
             vips,
             laddrs,
             timeouts,
+            persist_dests,
+            any_port_zero,
+            any_persistent,
         }
     }
 
@@ -365,11 +429,35 @@ impl Snapshot {
         self.laddrs.get(&ip)
     }
 
-    /// The service `(proto, addr, port)` and its index.
+    /// The service `(proto, addr, port)` and its index; when there is none, the catch-all
+    /// (persistent) port-zero service of `(proto, addr)`, as the kernel's `ip_vs_service_find`.
     #[inline]
     pub fn lookup(&self, proto: u8, addr: Ipv4Addr, port: u16) -> Option<(usize, &Service)> {
-        let i = *self.by_key.get(&SvcKey { proto, addr, port })?;
+        let i = match self.by_key.get(&SvcKey { proto, addr, port }) {
+            Some(i) => *i,
+            None if self.any_port_zero && port != 0 => *self.by_key.get(&SvcKey {
+                proto,
+                addr,
+                port: 0,
+            })?,
+            None => return None,
+        };
         self.services.get(i).map(|s| (i, s))
+    }
+
+    /// Whether some service is persistent (`-p`).
+    #[inline]
+    pub fn has_persistence(&self) -> bool {
+        self.any_persistent
+    }
+
+    /// The persistence prefix of the persistent service whose dest is `(proto, addr, port)`, if any.
+    #[inline]
+    pub fn persist_prefix_of_dest(&self, proto: u8, addr: Ipv4Addr, port: u16) -> Option<u8> {
+        if self.persist_dests.is_empty() {
+            return None;
+        }
+        self.persist_dests.get(&(proto, addr, port)).copied()
     }
 
     /// The index of the service with identity `id`.

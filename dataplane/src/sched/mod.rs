@@ -29,6 +29,7 @@ pub mod hash;
 pub mod lblc;
 pub mod lc;
 pub mod mh;
+pub mod persist;
 pub mod rr;
 pub mod twos;
 pub mod wrr;
