@@ -22,8 +22,8 @@
 //!   edit with a non-zero weight), which mh builds its table from.
 //!
 //! Only IPv4 services, dests and local addresses are accepted for now (`Unsupported` otherwise).
-//! Persistence (`-p`) and one-packet (`-o`) are stored and listed; the dataplane does not apply them
-//! yet.
+//! Persistence (`-p`, `-M`) is applied by the workers ([`crate::sched::persist`]); one-packet (`-o`)
+//! is stored and listed, not applied yet.
 
 use crate::sched::{mh, SchedKind, Scheduler};
 use crate::service::{Dest, DestCounters, Service, Snapshot, SvcKey, TrafficCounters};
