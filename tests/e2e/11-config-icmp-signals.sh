@@ -7,6 +7,13 @@ lab_init
 mkdir -p "$RVS_RUN_DIR"
 
 bad="$RVS_RUN_DIR/bad.toml"
+
+# rvsd must refuse $bad: sets $out to what it printed, fails the test if it exited 0.
+refuse() { # refuse WHAT
+    local rc=0
+    out=$("$RVSD" --config "$bad" 2>&1) || rc=$?
+    [[ $rc -ne 0 ]] || fail "rvsd accepted $1"
+}
 cat >"$bad" <<'TOML'
 [eal]
 args = ["--no-huge"]
@@ -19,11 +26,7 @@ name = "client"
 device = "net_tap0,iface=x"
 address = ["10.10.0.300/24"]
 TOML
-set +e
-out=$("$RVSD" --config "$bad" 2>&1)
-rc=$?
-set -e
-[[ $rc -ne 0 ]] || fail "rvsd accepted a bad address"
+refuse "a bad address"
 grep -q "bad.toml:10:.*port\[0\]\.address\[0\]" <<<"$out" || fail "config error does not name key and line: [$out]"
 ok "bad config refused with key and line: $(head -1 <<<"$out")"
 
@@ -35,11 +38,7 @@ args = ["--no-huge"]
 workers = [1]
 bogus = 1
 TOML
-set +e
-out=$("$RVSD" --config "$bad" 2>&1)
-rc=$?
-set -e
-[[ $rc -ne 0 ]] || fail "rvsd accepted an unknown key"
+refuse "an unknown key"
 grep -q "bad.toml:6:.*bogus" <<<"$out" || fail "unknown key not reported with its line: [$out]"
 ok "unknown key refused: $(head -1 <<<"$out")"
 
@@ -61,11 +60,7 @@ rules = [
   "-a -t 10.10.0.100:8990 -r 10.10.1.2:8998 -m -w -1",
 ]
 TOML
-set +e
-out=$("$RVSD" --config "$bad" 2>&1)
-rc=$?
-set -e
-[[ $rc -ne 0 ]] || fail "rvsd accepted a bad start-up rule"
+refuse "a bad start-up rule"
 grep -q "illegal weight specified" <<<"$out" || fail "bad rule message: [$out]"
 grep -q "bad.toml:15" <<<"$out" || fail "bad rule line not named: [$out]"
 ok "bad start-up rule refused: $(head -1 <<<"$out")"
