@@ -13,6 +13,15 @@
 //! - Anything else is [`LbVerdict::Pass`]: the pipeline handles it (ICMP echo to a local address, or
 //!   drop).
 //! - A session whose dest was deleted drops its packets (`DestDeleted`) and expires at once.
+//! - Direct routing (`-g`) and tunnel (`-i`) sessions only see the client's direction (the real
+//!   server answers the client itself): their packets are not rewritten, their TCP state follows the
+//!   kernel's IN-ONLY table (so `ESTABLISHED` and ActiveConn/InActConn are right), and the verdict
+//!   asks the pipeline to send the packet to the real server's MAC
+//!   ([`LbVerdict::Forward`] with `next_hop = RIP`) or to encapsulate it ([`LbVerdict::Encap`]).
+//! - ICMP errors (destination unreachable, source quench, time exceeded) about a session's packets
+//!   are translated for the other side ([`crate::xmit::icmp`]): found by the quoted datagram's tuple
+//!   reversed, they are owned by the lcore owning that flow ([`LbCtx::owner`]); with no session they
+//!   are dropped (`IcmpNoSession`).
 //!
 //! The pipeline decrements the TTL of forwarded packets; this module does not (it refuses TTL <= 1
 //! before creating or refreshing anything).
@@ -45,9 +54,12 @@ use crate::wire::ipv4::{Ipv4Packet, PROTO_TCP, PROTO_UDP};
 use crate::wire::tcp::TcpPacket;
 use crate::wire::udp::UdpPacket;
 use crate::xmit;
+use crate::xmit::tunnel::Tunnel;
 use rvs_control::proto::{ConnInfo, Counter, FwdMethod, Protocol};
 use std::net::Ipv4Addr;
 use std::sync::Arc;
+
+mod icmp;
 
 /// Per-lcore limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -67,6 +79,18 @@ pub enum LbVerdict {
     Forward {
         /// Next hop, when not the packet's destination.
         next_hop: Option<Ipv4Addr>,
+    },
+    /// Not rewritten; encapsulate it towards the real server `rip` (tunnel sessions): the pipeline
+    /// routes `rip`, checks the egress MTU (answering ICMP fragmentation-needed when the inner has DF),
+    /// decrements the inner TTL, then prepends the outer headers built by
+    /// [`crate::xmit::tunnel::encap_header`] from the route's source address.
+    Encap {
+        /// The real server (outer destination).
+        rip: Ipv4Addr,
+        /// Encapsulation type and checksum option.
+        tunnel: Tunnel,
+        /// The flow's hash (GUE source port).
+        flow_hash: u32,
     },
     /// Drop and count.
     Drop(DropReason),
@@ -88,6 +112,7 @@ struct LbCounters {
     table_full: u64,
     packets_in: u64,
     packets_out: u64,
+    icmp_errors: u64,
     templates_expired: u64,
 }
 
@@ -239,10 +264,17 @@ impl LbCtx {
     /// Which worker owns this IPv4 packet's flow (ip = IPv4 header onwards, already validated).
     /// None = not a load-balanced flow (any lcore may handle it): not TCP/UDP, a fragment, or
     /// malformed.
+    ///
+    /// An ICMP error (see [`crate::xmit::icmp`]) belongs to the flow of the datagram it quotes: its
+    /// owner is the owner of that datagram's tuple reversed (the packets of the session it quotes).
     pub fn owner(&self, ip: &[u8]) -> Option<usize> {
         match parse(ip) {
             Ok(Some(p)) => Some(self.owner_of(&p)),
-            _ => None,
+            Ok(None) => match icmp::error_flow(ip) {
+                Ok(Some((p, _))) => Some(self.owner_of(&p)),
+                _ => None,
+            },
+            Err(_) => None,
         }
     }
 
@@ -251,7 +283,7 @@ impl LbCtx {
     pub fn process(&mut self, ip: &mut [u8], now_ms: u64) -> LbVerdict {
         let p = match parse(ip) {
             Ok(Some(p)) => p,
-            Ok(None) => return LbVerdict::Pass,
+            Ok(None) => return self.icmp_error(ip),
             Err(r) => return LbVerdict::Drop(r),
         };
         if self.n_workers > 1 && self.owner_of(&p) != self.worker_index {
@@ -307,16 +339,13 @@ impl LbCtx {
             p.dport
         };
         let laddr = match d.fwd {
-            FwdMethod::Masq => None,
             FwdMethod::FullNat => match self.laddrs.alloc(&svc.laddrs, &mut local.laddr_cursor) {
                 Some(l) => Some(l),
                 None => return LbVerdict::Drop(DropReason::NoLocalPort),
             },
-            FwdMethod::Route | FwdMethod::Tunnel => {
-                return LbVerdict::Drop(DropReason::FwdUnsupported)
-            }
+            FwdMethod::Masq | FwdMethod::Route | FwdMethod::Tunnel => None,
         };
-        let s = Session::new(
+        let mut s = Session::new(
             p.proto,
             (p.src, p.sport),
             (p.dst, p.dport),
@@ -324,6 +353,11 @@ impl LbCtx {
             laddr,
             d.counters.clone(),
         );
+        match d.fwd {
+            FwdMethod::Route => s.set_direct(None),
+            FwdMethod::Tunnel => s.set_direct(Some(d.tunnel)),
+            FwdMethod::Masq | FwdMethod::FullNat => {}
+        }
         d.counters.bind_conn();
         let id = match self.sessions.insert(s) {
             Ok(id) => id,
@@ -356,7 +390,14 @@ impl LbCtx {
         if p.ttl <= 1 {
             return LbVerdict::Drop(DropReason::Ipv4TtlExpired);
         }
+        let direct = s.is_direct();
+        if direct && dir == Dir::Out {
+            // The real server answers the client itself: nothing of ours to replay.
+            return LbVerdict::Pass;
+        }
+        let verdict = Self::verdict_of(s);
         let (new_src, new_dst) = match (dir, s.is_fullnat()) {
+            _ if direct => (None, None),
             (Dir::In, false) => (None, Some((v4_of(&s.rip), s.rport))),
             (Dir::In, true) => (
                 Some((v4_of(&s.laddr), s.lport)),
@@ -368,11 +409,14 @@ impl LbCtx {
                 Some((v4_of(&s.client), s.cport)),
             ),
         };
-        if let Err(r) = xmit::rewrite(ip, new_src, new_dst, false) {
-            return LbVerdict::Drop(r);
+        if !direct {
+            if let Err(r) = xmit::rewrite(ip, new_src, new_dst, false) {
+                return LbVerdict::Drop(r);
+            }
         }
         let state = if p.proto == PROTO_TCP {
             let tdir = match dir {
+                Dir::In if direct => TcpDir::InputOnly,
                 Dir::In => TcpDir::Input,
                 Dir::Out => TcpDir::Output,
             };
@@ -407,7 +451,24 @@ impl LbCtx {
                 }
             }
         }
-        LbVerdict::Forward { next_hop: None }
+        verdict
+    }
+
+    /// How a packet of session `s` travelling client -> real server is sent (once rewritten).
+    fn verdict_of(s: &Session) -> LbVerdict {
+        if let Some(tunnel) = s.tunnel() {
+            LbVerdict::Encap {
+                rip: v4_of(&s.rip),
+                tunnel,
+                flow_hash: s.key(Dir::In).hash(),
+            }
+        } else if s.is_direct() {
+            LbVerdict::Forward {
+                next_hop: Some(v4_of(&s.rip)),
+            }
+        } else {
+            LbVerdict::Forward { next_hop: None }
+        }
     }
 
     /// Release what a session holds: its dest's connection count, its local port.
@@ -460,7 +521,8 @@ impl LbCtx {
 
     /// Named counters: sessions_created, sessions_expired, sessions_live, sessions_table_full (inserts
     /// refused, persistence templates included), misowned_packets (must stay 0), lb_packets_in,
-    /// lb_packets_out, templates_live, templates_created, templates_expired.
+    /// lb_packets_out, icmp_errors_forwarded (ICMP errors of sessions translated and sent on),
+    /// templates_live, templates_created, templates_expired.
     pub fn counters(&self, out: &mut Vec<Counter>) {
         let c = &self.c;
         for (name, value) in [
@@ -471,6 +533,7 @@ impl LbCtx {
             ("misowned_packets", c.misowned_packets),
             ("lb_packets_in", c.packets_in),
             ("lb_packets_out", c.packets_out),
+            ("icmp_errors_forwarded", c.icmp_errors),
             (
                 "templates_live",
                 self.templates.as_ref().map_or(0, |t| t.len() as u64),
@@ -930,7 +993,7 @@ mod tests {
     }
 
     #[test]
-    fn drops_no_dest_unsupported_fwd_table_full_no_local_port_ttl() {
+    fn drops_no_dest_table_full_no_local_port_ttl() {
         // Weight 0 everywhere: NoDest, no session.
         let r = rules(Protocol::Tcp, "wlc", &[(R1, FwdMethod::Masq, 0)]);
         let mut c = ctx(&r, 0, 1, 1);
@@ -938,14 +1001,6 @@ mod tests {
         assert_eq!(c.process(&mut p, 0), LbVerdict::Drop(DropReason::NoDest));
         assert_eq!(c.sessions_live(), 0);
         assert_eq!(conns_of(&r, 0), (0, 0));
-
-        let r = rules(Protocol::Tcp, "rr", &[(R1, FwdMethod::Route, 1)]);
-        let mut c = ctx(&r, 0, 1, 1);
-        let mut p = tcp(C, V, SYN, 1, 0, &[]);
-        assert_eq!(
-            c.process(&mut p, 0),
-            LbVerdict::Drop(DropReason::FwdUnsupported)
-        );
 
         // Table of one session.
         let r = rules(Protocol::Tcp, "rr", &[(R1, FwdMethod::Masq, 1)]);

@@ -25,6 +25,8 @@ use crate::wire::ethernet::{self, ethertype, EthernetFrame};
 use crate::wire::icmp::{msg_type, IcmpPacket};
 use crate::wire::ipv4::{self, Ipv4Packet};
 use crate::worker::PortConf;
+use crate::xmit::icmp::frag_needed_in_place;
+use crate::xmit::tunnel::{encap_header, EncapHeader, Tunnel};
 
 /// TTL of packets we originate (echo replies).
 pub const DEFAULT_TTL: u8 = 64;
@@ -41,6 +43,19 @@ pub enum Verdict {
         port: u16,
         /// The neighbour whose MAC goes into the destination field.
         next_hop: Ipv4Addr,
+    },
+    /// Like [`Verdict::Forward`] after reshaping the frame: insert `header` between the Ethernet header
+    /// and the IPv4 packet (grow at the front: tunnel encapsulation), then cut the frame to
+    /// `14 + header.len() + ip_len` bytes (an ICMP error built in place is shorter than the packet).
+    ForwardReshaped {
+        /// Output port.
+        port: u16,
+        /// The neighbour whose MAC goes into the destination field.
+        next_hop: Ipv4Addr,
+        /// Bytes to insert after the Ethernet header (empty: none).
+        header: EncapHeader,
+        /// Length of the IPv4 packet that follows the header.
+        ip_len: u16,
     },
     /// Another worker owns this flow: move the unmodified frame to its hand-off ring.
     Handoff(usize),
@@ -252,6 +267,11 @@ impl<B> Pipeline<B> {
                 let target = next_hop.unwrap_or_else(|| p.dst());
                 self.route_out(hdr, target)
             }
+            LbVerdict::Encap {
+                rip,
+                tunnel,
+                flow_hash,
+            } => self.encap(hdr, ip, rip, tunnel, flow_hash),
             LbVerdict::Pass if proto == ipv4::PROTO_ICMP && self.lb.snapshot().is_local(dst) => {
                 self.echo(hdr, ip)
             }
@@ -272,6 +292,69 @@ impl<B> Pipeline<B> {
         Verdict::Forward {
             port: r.port,
             next_hop: r.next_hop,
+        }
+    }
+
+    /// Encapsulate the IPv4 packet `ip` towards `rip` (see [`LbVerdict::Encap`]). The outer source is
+    /// the route's preferred source. When the result would exceed the egress MTU: a packet with DF is
+    /// answered with ICMP fragmentation-needed from its destination (the VIP), advertising the MTU
+    /// left inside the tunnel and quoting the packet as received (before the TTL decrement, as
+    /// `ip_forward` checks the MTU first); a packet without DF is dropped and counted
+    /// (`TunnelTooBig`): the dataplane does not fragment.
+    fn encap(
+        &self,
+        eth_hdr: &mut [u8],
+        ip: &mut [u8],
+        rip: Ipv4Addr,
+        tunnel: Tunnel,
+        flow_hash: u32,
+    ) -> Verdict {
+        let Some(r) = self.routes.lookup(rip) else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        let Some(port) = self.ports.get(usize::from(r.port)) else {
+            return Verdict::Drop(DropReason::NoRoute);
+        };
+        let (len, df, vip, client) = match Ipv4Packet::new_checked(&*ip) {
+            Ok(p) => (p.total_len(), p.dont_frag(), p.dst(), p.src()),
+            Err(_) => return Verdict::Drop(DropReason::Ipv4Malformed),
+        };
+        let over = tunnel.overhead();
+        if len + over > usize::from(port.mtu) {
+            if !df {
+                return Verdict::Drop(DropReason::TunnelTooBig);
+            }
+            let mtu = port.mtu.saturating_sub(over as u16);
+            return match frag_needed_in_place(ip, vip, mtu) {
+                Ok(n) => match self.route_out(eth_hdr, client) {
+                    Verdict::Forward { port, next_hop } => Verdict::ForwardReshaped {
+                        port,
+                        next_hop,
+                        header: EncapHeader::EMPTY,
+                        ip_len: n as u16,
+                    },
+                    other => other,
+                },
+                Err(_) => Verdict::Drop(DropReason::TunnelTooBig),
+            };
+        }
+        let Ok(mut p) = Ipv4Packet::new_checked(&mut *ip) else {
+            return Verdict::Drop(DropReason::Ipv4Malformed);
+        };
+        if p.ttl() <= 1 {
+            return Verdict::Drop(DropReason::Ipv4TtlExpired);
+        }
+        p.decrement_ttl();
+        let header = match encap_header(ip, r.src, rip, tunnel, flow_hash) {
+            Ok(h) => h,
+            Err(e) => return Verdict::Drop(e),
+        };
+        eth_hdr[6..12].copy_from_slice(&port.mac);
+        Verdict::ForwardReshaped {
+            port: r.port,
+            next_hop: r.next_hop,
+            header,
+            ip_len: len as u16,
         }
     }
 

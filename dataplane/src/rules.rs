@@ -401,6 +401,10 @@ impl Rules {
                         addr: d.addr,
                         port: d.spec.port,
                         fwd: d.spec.fwd,
+                        tunnel: crate::xmit::tunnel::Tunnel {
+                            kind: d.spec.tun_type,
+                            csum: d.spec.tun_csum,
+                        },
                         weight: d.spec.weight,
                         last_weight: d.last_weight,
                         counters: d.counters.clone(),

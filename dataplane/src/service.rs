@@ -239,6 +239,8 @@ pub struct Dest {
     pub port: u16,
     /// Forwarding method.
     pub fwd: FwdMethod,
+    /// Tunnel type and checksum option (used by `Tunnel` dests).
+    pub tunnel: crate::xmit::tunnel::Tunnel,
     /// Weight (0 = quiesced).
     pub weight: u32,
     /// The last non-zero weight (the weight given when added, then every non-zero weight given by

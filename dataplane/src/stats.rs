@@ -49,13 +49,20 @@ pub enum DropReason {
     TxFull,
     /// Buffer pool exhausted.
     NoBuffer,
-    /// The chosen real server's forwarding method (Route, Tunnel) is not implemented yet.
+    /// The session's forwarding option is not supported (GRE with `--tun-remcsum`).
     FwdUnsupported,
+    /// An ICMP error about a TCP/UDP flow that has no session here.
+    IcmpNoSession,
+    /// A packet without DF too big for the egress MTU once encapsulated (we do not fragment), or one
+    /// with DF about which no ICMP error may be sent (an ICMP error, a non-unicast source).
+    TunnelTooBig,
+    /// Not enough headroom in the buffer for the encapsulation header.
+    NoHeadroom,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 22] = [
+    pub const ALL: [DropReason; 25] = [
         DropReason::EthTruncated,
         DropReason::EthUnsupported,
         DropReason::ArpMalformed,
@@ -78,6 +85,9 @@ impl DropReason {
         DropReason::TxFull,
         DropReason::NoBuffer,
         DropReason::FwdUnsupported,
+        DropReason::IcmpNoSession,
+        DropReason::TunnelTooBig,
+        DropReason::NoHeadroom,
     ];
 
     /// The counter's stable name.
@@ -105,6 +115,9 @@ impl DropReason {
             DropReason::TxFull => "tx_full",
             DropReason::NoBuffer => "no_buffer",
             DropReason::FwdUnsupported => "fwd_unsupported",
+            DropReason::IcmpNoSession => "icmp_no_session",
+            DropReason::TunnelTooBig => "tunnel_too_big",
+            DropReason::NoHeadroom => "no_headroom",
         }
     }
 }

@@ -396,7 +396,19 @@ impl<IO: WorkerIo> Worker<IO> {
         }
     }
 
-    fn dispatch(&mut self, buf: IO::Buf, v: Verdict, now_ms: u64) {
+    fn dispatch(&mut self, mut buf: IO::Buf, v: Verdict, now_ms: u64) {
+        let v = match v {
+            Verdict::ForwardReshaped {
+                port,
+                next_hop,
+                header,
+                ip_len,
+            } => match reshape(&mut buf, header.as_bytes(), usize::from(ip_len)) {
+                Ok(()) => Verdict::Forward { port, next_hop },
+                Err(r) => Verdict::Drop(r),
+            },
+            v => v,
+        };
         match v {
             Verdict::Tx(port) => self.push_tx(port, buf),
             Verdict::Forward { port, next_hop } => {
@@ -413,7 +425,8 @@ impl<IO: WorkerIo> Worker<IO> {
                 Some(Ok(())) => self.counters.handoff_out += 1,
                 _ => self.counters.drop(DropReason::HandoffFull, 1),
             },
-            Verdict::Consumed => {}
+            // Turned into `Forward` or `Drop` above.
+            Verdict::Consumed | Verdict::ForwardReshaped { .. } => {}
             Verdict::Drop(r) => self.counters.drop(r, 1),
         }
         self.after_packet();
@@ -538,6 +551,26 @@ impl<IO: WorkerIo> Worker<IO> {
         }
         self.flush_all();
     }
+}
+
+/// Insert `header` between the Ethernet header and the IPv4 packet of `buf` (into its headroom), then
+/// cut the frame to `14 + header.len() + ip_len` bytes ([`Verdict::ForwardReshaped`]).
+fn reshape<B: PacketBuf>(buf: &mut B, header: &[u8], ip_len: usize) -> Result<(), DropReason> {
+    let (n, eth) = (header.len(), ethernet::HEADER_LEN);
+    if buf.data().len() < eth {
+        return Err(DropReason::EthTruncated);
+    }
+    if n > 0 && !buf.prepend(n) {
+        return Err(DropReason::NoHeadroom);
+    }
+    let d = buf.data_mut();
+    d.copy_within(n..n + eth, 0);
+    d[eth..eth + n].copy_from_slice(header);
+    let want = eth + n + ip_len;
+    if want < buf.data().len() {
+        buf.set_len(want);
+    }
+    Ok(())
 }
 
 fn set_dst_mac(frame: &mut [u8], mac: [u8; 6]) {

@@ -351,6 +351,7 @@ pub(crate) mod test_util {
                 addr: Ipv4Addr::new(10, 0, 0, i as u8 + 1),
                 port: 80,
                 fwd: FwdMethod::Masq,
+                tunnel: crate::xmit::tunnel::Tunnel::IPIP,
                 weight: w,
                 last_weight: w,
                 counters: Arc::new(DestCounters::new(svc.clone(), 0, 0)),

@@ -8,6 +8,11 @@
 //! state ([`tcp_state`]): within a state every refresh sets `now + timeout(state)`, so each list is
 //! ordered by expiry and the sweep only looks at list heads.
 //!
+//! Direct routing and tunnel sessions (flags [`F_ROUTE`], [`F_TUNNEL`]) keep the method and the tunnel
+//! settings the dest had when the session was created, as the kernel copies the dest's connection flags
+//! into each connection; their replies never pass through us, so only the client's direction is
+//! replayed (their out key is indexed but never answered).
+//!
 //! Addresses are stored as [`Ipv6Addr`] (IPv4 as IPv4-mapped `::ffff:a.b.c.d`) so IPv6 services need no
 //! change of the session layout; the hash folds an IPv4-mapped address to its IPv4 value.
 
@@ -16,6 +21,8 @@ pub mod tcp_state;
 
 use crate::flow_hash;
 use crate::service::DestCounters;
+use crate::xmit::tunnel::Tunnel;
+use rvs_control::proto::{TunnelCsum, TunnelType};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
@@ -97,6 +104,10 @@ pub enum Dir {
 pub const F_ACTIVE: u8 = 0x1;
 /// Session flag: FULLNAT (source rewritten to `laddr:lport`); otherwise NAT.
 pub const F_FULLNAT: u8 = 0x2;
+/// Session flag: direct routing (sent unchanged to the real server's MAC).
+pub const F_ROUTE: u8 = 0x4;
+/// Session flag: tunnel (encapsulated to the real server, see `tun_type`/`tun_csum`).
+pub const F_TUNNEL: u8 = 0x8;
 
 /// One connection's cached transform. Keep it small: one cache line and a half at most
 /// (see the `session_is_small` test).
@@ -128,6 +139,10 @@ pub struct Session {
     pub state: u8,
     /// `F_*` flags.
     pub flags: u8,
+    /// Tunnel type (meaningful with [`F_TUNNEL`]).
+    pub tun_type: TunnelType,
+    /// Tunnel checksum option (meaningful with [`F_TUNNEL`]).
+    pub tun_csum: TunnelCsum,
     pub(crate) prev: u32,
     pub(crate) next: u32,
 }
@@ -165,6 +180,8 @@ impl Session {
                 tcp_state::NONE
             },
             flags,
+            tun_type: TunnelType::Ipip,
+            tun_csum: TunnelCsum::NoCsum,
             prev: table::NIL,
             next: table::NIL,
         }
@@ -174,6 +191,33 @@ impl Session {
     #[inline]
     pub fn is_fullnat(&self) -> bool {
         self.flags & F_FULLNAT != 0
+    }
+
+    /// Make this a direct-routing session (`tunnel` None) or a tunnel session (call before insertion).
+    pub fn set_direct(&mut self, tunnel: Option<Tunnel>) {
+        match tunnel {
+            None => self.flags |= F_ROUTE,
+            Some(t) => {
+                self.flags |= F_TUNNEL;
+                self.tun_type = t.kind;
+                self.tun_csum = t.csum;
+            }
+        }
+    }
+
+    /// Whether the real server answers the client directly (direct routing or tunnel).
+    #[inline]
+    pub fn is_direct(&self) -> bool {
+        self.flags & (F_ROUTE | F_TUNNEL) != 0
+    }
+
+    /// The tunnel of a tunnel session.
+    #[inline]
+    pub fn tunnel(&self) -> Option<Tunnel> {
+        (self.flags & F_TUNNEL != 0).then_some(Tunnel {
+            kind: self.tun_type,
+            csum: self.tun_csum,
+        })
     }
 
     /// Whether it is counted active on its dest.
@@ -248,5 +292,18 @@ mod tests {
         assert_eq!(full.key(Dir::Out), FlowKey::v4(17, r.0, r.1, l.0, l.1));
         assert_eq!(ip_of(&full.laddr), IpAddr::V4(l.0));
         assert_eq!(v4_of(&full.rip), r.0);
+        assert!(!full.is_direct());
+        let mut dr = Session::new(6, c, v, v, None, full.dest.clone());
+        dr.set_direct(None);
+        assert!(dr.is_direct() && dr.tunnel().is_none() && !dr.is_fullnat());
+        let mut tun = dr.clone();
+        tun.flags = 0;
+        let t = Tunnel {
+            kind: TunnelType::Gue { port: 6080 },
+            csum: TunnelCsum::Csum,
+        };
+        tun.set_direct(Some(t));
+        assert!(tun.is_direct());
+        assert_eq!(tun.tunnel(), Some(t));
     }
 }
