@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 pub mod checksum;
+pub mod estimator;
 pub mod flow_hash;
 pub mod laddr;
 pub mod lb;

@@ -6,13 +6,20 @@
 //! dataplane already runs the new rules. A refused request changes nothing.
 //! Reads that need the workers (sessions, counters) are sent to each of them as messages and
 //! gathered with a deadline: the workers answer between bursts, so forwarding never stalls on a lock.
+//!
+//! Every [`estimator::PERIOD_MS`] the loop samples every service's and dest's counters into the
+//! rate estimators (IPVS' 2-second estimator), whose rates fill the `rates` of `GetServices` answers;
+//! `-Z` restarts the estimators of what it zeroed.
 
 use crossbeam_channel::{Receiver, Sender};
 use rvs_control::proto::{ApiError, DataplaneStats, Reply, Request, Response};
+use rvs_dataplane::estimator::{self, Estimators};
 use rvs_dataplane::rules::Rules;
+use rvs_dataplane::service::Snapshot;
 use rvs_dataplane::worker::WorkerMsg;
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::time::Duration;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 /// How long a worker may take to acknowledge a snapshot or answer a query.
 const WORKER_DEADLINE: Duration = Duration::from_secs(2);
@@ -22,6 +29,9 @@ pub struct ControlLoop {
     rules: Rules,
     workers: Vec<Sender<WorkerMsg>>,
     port_stats: Box<dyn Fn() -> Vec<rvs_control::proto::Counter> + Send>,
+    /// The last snapshot built (what the workers run once acknowledged).
+    snap: Arc<Snapshot>,
+    estimators: Estimators,
 }
 
 impl ControlLoop {
@@ -34,12 +44,20 @@ impl ControlLoop {
             rules: Rules::new(),
             workers,
             port_stats,
+            snap: Snapshot::empty(),
+            estimators: Estimators::new(),
         }
+    }
+
+    /// Take one 2-second sample of every counter set into the rate estimators.
+    pub fn estimate(&mut self) {
+        self.estimators.tick(&self.snap);
     }
 
     /// Publish the current rules to every worker and wait for their acknowledgements.
     pub fn publish(&mut self) -> Result<(), ApiError> {
         let snap = self.rules.snapshot();
+        self.snap = Arc::clone(&snap);
         let gen = snap.generation();
         let (ack_tx, ack_rx) = crossbeam_channel::bounded(self.workers.len());
         for w in &self.workers {
@@ -75,8 +93,18 @@ impl ControlLoop {
     /// Answer one request.
     pub fn handle(&mut self, req: &Request) -> Reply {
         match req {
-            Request::GetServices(_) | Request::GetTimeouts | Request::GetLaddrs(_) => {
-                self.rules.query(req)
+            Request::GetServices(_) => {
+                let mut r = self.rules.query(req)?;
+                if let Response::Services(infos) = &mut r {
+                    self.estimators.fill(&self.snap, infos);
+                }
+                Ok(r)
+            }
+            Request::GetTimeouts | Request::GetLaddrs(_) => self.rules.query(req),
+            Request::Zero(k) => {
+                self.rules.apply(req)?;
+                self.estimators.zero(&self.snap, k.as_ref());
+                Ok(Response::Ok)
             }
             Request::GetConns => {
                 let (tx, rx) = crossbeam_channel::bounded(self.workers.len());
@@ -123,10 +151,24 @@ impl ControlLoop {
         }
     }
 
-    /// Serve requests until `stop` is set.
+    /// Serve requests until `stop` is set, sampling the rate estimators every 2 seconds.
     pub fn run(&mut self, requests: &Receiver<(Request, Sender<Reply>)>, stop: &AtomicBool) {
+        let period = Duration::from_millis(estimator::PERIOD_MS);
+        let mut next_sample = Instant::now() + period;
         while !stop.load(Ordering::Relaxed) {
-            match requests.recv_timeout(Duration::from_millis(100)) {
+            let now = Instant::now();
+            if now >= next_sample {
+                self.estimate();
+                next_sample += period;
+                if next_sample <= now {
+                    // Fell a whole period behind (a slow request): restart the cadence from now.
+                    next_sample = now + period;
+                }
+            }
+            let wait = next_sample
+                .saturating_duration_since(now)
+                .min(Duration::from_millis(100));
+            match requests.recv_timeout(wait) {
                 Ok((req, reply_tx)) => {
                     let reply = self.handle(&req);
                     let _ = reply_tx.send(reply);
