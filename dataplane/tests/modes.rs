@@ -628,3 +628,58 @@ fn tcp_header_helper_is_sane() {
     assert!(TcpHeader::from_slice(rest).unwrap().0.syn);
     let _ = Protocol::Tcp;
 }
+
+#[test]
+fn udp_through_direct_routing_and_tunnel() {
+    for fwd in [FwdMethod::Route, FwdMethod::Tunnel] {
+        let key = rvs_control::proto::ServiceKey {
+            proto: Protocol::Udp,
+            addr: VIP.into(),
+            port: 53,
+        };
+        let mut r = Rules::new();
+        r.apply(&Request::AddService(ServiceSpec {
+            key,
+            scheduler: "rr".into(),
+            persistent: None,
+            netmask_prefix: 32,
+            sched_flags: 0,
+            one_packet: false,
+        }))
+        .unwrap();
+        r.apply(&Request::AddDest(
+            key,
+            DestSpec {
+                addr: RS1_IP.into(),
+                port: 53,
+                fwd,
+                weight: 1,
+                u_threshold: 0,
+                l_threshold: 0,
+                tun_type: TunnelType::Ipip,
+                tun_csum: TunnelCsum::NoCsum,
+            },
+        ))
+        .unwrap();
+        let mut w = worker_with(&r);
+        let q = udp_frame(CLIENT_MAC, P0_MAC, C, (VIP, 53), b"query");
+        let (_, o1, d) = send(&mut w, 0, &q, 1);
+        assert!(drops(&d).is_empty(), "{d:?}");
+        let mut inner = udp_frame(P1_MAC, RS1_MAC, C, (VIP, 53), b"query");
+        inner[14 + 8] = 63;
+        let (h, _) = Ipv4Header::from_slice(&inner[14..]).unwrap();
+        let c = h.calc_header_checksum();
+        inner[14 + 10..14 + 12].copy_from_slice(&c.to_be_bytes());
+        let want = if fwd == FwdMethod::Route {
+            inner
+        } else {
+            let mut v = eth(TO_RS1);
+            v.extend(outer_ipv4(4, inner.len() - 14, 0));
+            v.extend_from_slice(&inner[14..]);
+            v
+        };
+        assert_eq!(o1, vec![want], "{fwd:?}");
+        assert_eq!(state(&w, 1), "UDP");
+        assert_eq!(conns(&r), (0, 1));
+    }
+}
