@@ -9,6 +9,7 @@ pub mod estimator;
 pub mod flow_hash;
 pub mod laddr;
 pub mod lb;
+pub mod loadgen;
 pub mod neigh;
 pub mod pipeline;
 pub mod port;
