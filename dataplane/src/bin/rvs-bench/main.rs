@@ -16,7 +16,7 @@
 //! of theirs. Session memory is the process RSS with the sessions minus before the worker existed.
 //!
 //! `--only NAME` runs one scenario (for `bench/callgrind.sh`, which counts instructions inside
-//! [`measured_run`] and [`gen_fill`]).
+//! [`measured_run`], less those of [`gen_fill`] called from it).
 #![forbid(unsafe_code)]
 
 #[path = "../rvsd/dpdk_io.rs"]
@@ -186,10 +186,9 @@ struct RunStats {
     dropped: u64,
 }
 
-/// Poll the worker until the generator has handed out `count` frames (this is what callgrind
-/// counts).
-#[inline(never)]
-fn measured_run(w: &mut Worker<GenIo>, gen: Generator, count: u64) -> RunStats {
+/// Poll the worker until the generator has handed out `count` frames.
+#[inline(always)]
+fn drive(w: &mut Worker<GenIo>, gen: Generator, count: u64) -> RunStats {
     let tx0 = w.counters().tx_packets;
     let d0: u64 = w.counters().drops.iter().sum();
     w.io_mut().start(gen, count);
@@ -205,6 +204,18 @@ fn measured_run(w: &mut Worker<GenIo>, gen: Generator, count: u64) -> RunStats {
         sent: w.counters().tx_packets - tx0,
         dropped: w.counters().drops.iter().sum::<u64>() - d0,
     }
+}
+
+/// [`drive`] for a measured scenario (what `bench/callgrind.sh` counts).
+#[inline(never)]
+fn measured_run(w: &mut Worker<GenIo>, gen: Generator, count: u64) -> RunStats {
+    drive(w, gen, count)
+}
+
+/// [`drive`] for set-up traffic (not counted).
+#[inline(never)]
+fn setup_run(w: &mut Worker<GenIo>, gen: Generator, count: u64) -> RunStats {
+    drive(w, gen, count)
 }
 
 /// rx from `net_null`, optionally write the generator's frames, tx on the other port: our own
@@ -425,7 +436,7 @@ fn main() -> anyhow::Result<()> {
         "rvs-bench: 1 worker on the main lcore, net_null ports, 64-byte TCP frames, {} packets per established scenario",
         cli.packets
     );
-    let io_ns = io_loop(&io, None, 0, cli.packets.max(1_000_000));
+    let io_ns = io_loop(&io, None, 0, cli.packets);
     println!(
         "rvs io loop (rx net_null0 -> tx net_null1, no dataplane): {io_ns:.1} ns/pkt = {:.1} Mpps",
         1000.0 / io_ns
@@ -456,10 +467,10 @@ fn main() -> anyhow::Result<()> {
                     u64::from(n),
                 )?);
             } else {
-                measured_run(&mut w, g, u64::from(n));
+                setup_run(&mut w, g, u64::from(n));
             }
             let g = Generator::new(Traffic::AckInOrder { n }, macs, cli.seed);
-            let r = measured_run(&mut w, g, u64::from(n));
+            let r = setup_run(&mut w, g, u64::from(n));
             let live = w.pipeline().lb.sessions_live();
             if live != n as usize || r.dropped != 0 {
                 bail!(
