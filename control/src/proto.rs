@@ -164,6 +164,38 @@ pub enum Request {
     GetLaddrs(Option<ServiceKey>),
     /// Dataplane statistics: per-lcore counters, drops by reason, ports (dpip-style extras).
     GetDataplaneStats,
+    /// `-Lc` in bounded pages: at most `max` sessions from `cursor` on (answered by
+    /// [`Response::ConnsPage`]). Each page costs a worker a bounded amount of work, so listing a huge
+    /// table never stalls forwarding; start with `ConnCursor::default()` and follow `next`.
+    GetConnsPage {
+        /// Where to continue (`ConnCursor::default()` for the first page).
+        cursor: ConnCursor,
+        /// Most sessions wanted in this page (the daemon may answer fewer, and caps it).
+        max: u32,
+    },
+    /// Ports: link state, addresses, device counters and per-lcore rx/tx/drop counters.
+    GetPorts,
+    /// Every address the dataplane answers for: port addresses, VIPs, FULLNAT local addresses.
+    GetAddrs,
+    /// The route table (connected routes from port addresses, then static routes).
+    GetRoutes,
+    /// The neighbour (ARP) table of every worker lcore.
+    GetNeighbours,
+    /// FULLNAT local-address pools: free ports per local address and lcore.
+    GetLaddrPools,
+    /// Several mutating requests applied in order and published to the workers once (what `rvsadm
+    /// -R` sends). A refused request changes nothing and the others still apply (ipvsadm's restore
+    /// semantics); the answer ([`Response::Batch`]) has one result per request, in order.
+    Batch(Vec<Request>),
+}
+
+/// Position in the session listing: a worker (by index) and a slot in its tables.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConnCursor {
+    /// Worker index (0-based, in configuration order).
+    pub worker: u32,
+    /// Slot to continue from in that worker's session and template tables.
+    pub slot: u64,
 }
 
 /// The three timeouts `--set` and `-L --timeout` handle, in seconds.
@@ -298,6 +330,99 @@ pub struct DataplaneStats {
     pub ports: Vec<Counter>,
 }
 
+/// One port of the dataplane (`--show-links`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortInfo {
+    /// Port index.
+    pub index: u16,
+    /// Name from the configuration.
+    pub name: String,
+    /// DPDK device (vdev arguments or PCI address).
+    pub device: String,
+    /// MAC address, `aa:bb:cc:dd:ee:ff`.
+    pub mac: String,
+    /// MTU.
+    pub mtu: u16,
+    /// Link up.
+    pub link_up: bool,
+    /// Link speed in Mbit/s (0 when unknown).
+    pub speed_mbps: u32,
+    /// Device counters (`rx_packets`, `tx_packets`, `rx_bytes`, `tx_bytes`, `rx_missed`,
+    /// `rx_errors`, `tx_errors`, `rx_nombuf`).
+    pub counters: Vec<Counter>,
+    /// Per worker lcore: (lcore id, `rx_packets`, `tx_packets`, `tx_dropped`) on this port.
+    pub lcores: Vec<PortLcoreStats>,
+}
+
+/// One worker's traffic on one port.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PortLcoreStats {
+    /// The lcore id.
+    pub lcore: u32,
+    /// Frames received from this port's queue of the lcore.
+    pub rx_packets: u64,
+    /// Frames the queue took for transmission.
+    pub tx_packets: u64,
+    /// Frames the queue refused (freed and counted, never retried).
+    pub tx_dropped: u64,
+}
+
+/// One address the dataplane owns (`--show-addrs`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AddrInfo {
+    /// The address.
+    pub addr: IpAddr,
+    /// Prefix length (32 for VIPs and local addresses).
+    pub prefix: u8,
+    /// `port` (an interface address), `vip` or `laddr`.
+    pub kind: String,
+    /// The port name it is on (interface addresses), or the port whose subnet holds it (`-` if none).
+    pub port: String,
+}
+
+/// One route (`--show-routes`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RouteInfo {
+    /// Destination network.
+    pub dest: IpAddr,
+    /// Prefix length.
+    pub prefix: u8,
+    /// Gateway, `None` for on-link destinations.
+    pub via: Option<IpAddr>,
+    /// Output port name.
+    pub port: String,
+    /// `connected` (from a port address) or `static`.
+    pub kind: String,
+}
+
+/// One neighbour entry of one lcore (`--show-neigh`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NeighInfo {
+    /// The neighbour's address.
+    pub addr: IpAddr,
+    /// Its MAC, `aa:bb:cc:dd:ee:ff` (`00:00:00:00:00:00` while unresolved).
+    pub mac: String,
+    /// The port name.
+    pub port: String,
+    /// State (`REACHABLE`, `STALE`, `INCOMPLETE`...).
+    pub state: String,
+    /// The lcore whose table holds it.
+    pub lcore: u32,
+}
+
+/// The port pool of one FULLNAT local address on one lcore (`--show-laddr-pools`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LaddrPoolInfo {
+    /// The local address.
+    pub addr: IpAddr,
+    /// The lcore owning this slice of its ports.
+    pub lcore: u32,
+    /// Ports of the slice still free.
+    pub free_ports: u64,
+    /// Ports of the slice in use.
+    pub used_ports: u64,
+}
+
 /// A successful answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Response {
@@ -313,6 +438,25 @@ pub enum Response {
     Laddrs(Vec<LaddrInfo>),
     /// Dataplane counters (answer to `GetDataplaneStats`).
     DataplaneStats(DataplaneStats),
+    /// One page of sessions (answer to `GetConnsPage`); `next` is `None` after the last page.
+    ConnsPage {
+        /// The sessions of this page.
+        conns: Vec<ConnInfo>,
+        /// Where the next page starts.
+        next: Option<ConnCursor>,
+    },
+    /// Ports (answer to `GetPorts`).
+    Ports(Vec<PortInfo>),
+    /// Addresses (answer to `GetAddrs`).
+    Addrs(Vec<AddrInfo>),
+    /// Routes (answer to `GetRoutes`).
+    Routes(Vec<RouteInfo>),
+    /// Neighbours of every lcore (answer to `GetNeighbours`).
+    Neighbours(Vec<NeighInfo>),
+    /// Local-address port pools (answer to `GetLaddrPools`).
+    LaddrPools(Vec<LaddrPoolInfo>),
+    /// One result per request of a `Batch`, in order.
+    Batch(Vec<Result<(), ApiError>>),
 }
 
 /// A refused request. Each variant maps to one ipvsadm error class.

@@ -12,6 +12,20 @@ use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
+/// One established session from the client's `cport`.
+fn conn(cport: u16) -> ConnInfo {
+    ConnInfo {
+        proto: Protocol::Tcp,
+        expires_s: 897,
+        state: "ESTABLISHED".into(),
+        client: ("10.10.0.2".parse().unwrap(), cport),
+        virt: ("10.10.0.100".parse().unwrap(), 8990),
+        dest: ("10.10.1.2".parse().unwrap(), 8998),
+        local: None,
+        lcore: 1,
+    }
+}
+
 /// A minimal daemon: services and dests with ipvsadm's error classes.
 #[derive(Default)]
 struct Table {
@@ -108,16 +122,23 @@ impl Table {
                     value: 42,
                 }],
             })),
-            Request::GetConns => Ok(Response::Conns(vec![ConnInfo {
-                proto: Protocol::Tcp,
-                expires_s: 897,
-                state: "ESTABLISHED".into(),
-                client: ("10.10.0.2".parse().unwrap(), 40000),
-                virt: ("10.10.0.100".parse().unwrap(), 8990),
-                dest: ("10.10.1.2".parse().unwrap(), 8998),
-                local: None,
-                lcore: 1,
-            }])),
+            Request::GetConns => Ok(Response::Conns(vec![conn(40000)])),
+            // Two pages: the first ends at a cursor, the second ends the listing.
+            Request::GetConnsPage { cursor, .. } if cursor == ConnCursor::default() => {
+                Ok(Response::ConnsPage {
+                    conns: vec![conn(40000)],
+                    next: Some(ConnCursor { worker: 1, slot: 0 }),
+                })
+            }
+            Request::GetConnsPage { .. } => Ok(Response::ConnsPage {
+                conns: vec![conn(40001)],
+                next: None,
+            }),
+            Request::Batch(reqs) => Ok(Response::Batch(
+                reqs.into_iter()
+                    .map(|r| self.handle(r).map(|_| ()))
+                    .collect(),
+            )),
             _ => Err(ApiError::Unsupported("not in this fake".into())),
         }
     }
@@ -271,12 +292,14 @@ TCP  10.10.0.100:8990 rr
         (o.code, o.stdout.as_str()),
         (0, "lcore 1 rx_packets 42\nport port0.rx_packets 42\n")
     );
+    // -Lnc follows the pages (two in this fake) and prints them as one listing.
     let o = run(&d, "-Lnc");
     assert_eq!(
         o.stdout,
         "IPVS connection entries
 pro expire state       source             virtual            destination
 TCP 14:57  ESTABLISHED 10.10.0.2:40000    10.10.0.100:8990   10.10.1.2:8998
+TCP 14:57  ESTABLISHED 10.10.0.2:40001    10.10.0.100:8990   10.10.1.2:8998
 "
     );
     // -L --daemon prints nothing.

@@ -151,6 +151,18 @@ impl LaddrPool {
     pub fn free_ports(&self, laddr: Ipv4Addr) -> Option<usize> {
         self.rings.get(&laddr).map(PortRing::free_ports)
     }
+
+    /// Append `(local address, free ports, ports in use)` of every pool of this worker's slice, sorted
+    /// by address (control path: the `--show-laddr-pools` listing).
+    pub fn pools(&self, out: &mut Vec<(Ipv4Addr, u64, u64)>) {
+        let start = out.len();
+        out.extend(
+            self.rings
+                .iter()
+                .map(|(a, r)| (*a, r.len as u64, (r.ring.len() - r.len) as u64)),
+        );
+        out[start..].sort_unstable_by_key(|p| p.0);
+    }
 }
 
 #[cfg(test)]

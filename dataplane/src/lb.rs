@@ -502,21 +502,53 @@ impl LbCtx {
     /// `NONE`; lcore field = lcore_id given).
     pub fn conns(&self, now_ms: u64, lcore_id: u32, out: &mut Vec<ConnInfo>) {
         let templates = self.templates.iter().flat_map(|t| t.iter());
-        out.extend(self.sessions.iter().chain(templates).map(|s| ConnInfo {
-            proto: if s.proto == PROTO_UDP {
-                Protocol::Udp
+        out.extend(
+            self.sessions
+                .iter()
+                .chain(templates)
+                .map(|s| conn_info(s, now_ms, lcore_id)),
+        );
+    }
+
+    /// One bounded page of [`LbCtx::conns`]: the sessions, then the persistence templates, found in
+    /// slots `cursor..` (slots of the session table first, then of the template table), stopping after
+    /// `max` entries or `scan` slots visited, whichever comes first. Returns the slot to continue
+    /// from, `None` once every slot was visited. The work is bounded by `scan` whatever the table
+    /// size, so a worker answers a page between two bursts without stalling forwarding.
+    pub fn conns_page(
+        &self,
+        now_ms: u64,
+        lcore_id: u32,
+        cursor: u64,
+        max: usize,
+        scan: usize,
+        out: &mut Vec<ConnInfo>,
+    ) -> Option<u64> {
+        let n_sessions = self.sessions.capacity();
+        let templates = self.templates.as_ref().map(TemplateTable::table);
+        let end = n_sessions + templates.map_or(0, SessionTable::capacity);
+        let mut slot = usize::try_from(cursor).unwrap_or(usize::MAX).min(end);
+        let limit = slot.saturating_add(scan.max(1)).min(end);
+        let mut taken = 0;
+        while slot < limit && taken < max {
+            let s = if slot < n_sessions {
+                self.sessions.get(SessionId(slot as u32))
             } else {
-                Protocol::Tcp
-            },
-            expires_s:
-                u32::try_from(s.expires_ms.saturating_sub(now_ms) / 1000).unwrap_or(u32::MAX),
-            state: tcp_state::state_name(s.state).to_string(),
-            client: (ip_of(&s.client), s.cport),
-            virt: (ip_of(&s.vip), s.vport),
-            dest: (ip_of(&s.rip), s.rport),
-            local: s.is_fullnat().then(|| (ip_of(&s.laddr), s.lport)),
-            lcore: lcore_id,
-        }));
+                templates.and_then(|t| t.get(SessionId((slot - n_sessions) as u32)))
+            };
+            if let Some(s) = s {
+                out.push(conn_info(s, now_ms, lcore_id));
+                taken += 1;
+            }
+            slot += 1;
+        }
+        (slot < end).then_some(slot as u64)
+    }
+
+    /// This lcore's FULLNAT local-address port pools: `(local address, free ports, ports in use)`
+    /// of its slice, sorted by address.
+    pub fn laddr_pools(&self, out: &mut Vec<(Ipv4Addr, u64, u64)>) {
+        self.laddrs.pools(out);
     }
 
     /// Named counters: sessions_created, sessions_expired, sessions_live, sessions_table_full (inserts
@@ -556,6 +588,24 @@ impl LbCtx {
         let mut v = Vec::new();
         self.counters(&mut v);
         v.into_iter().find(|c| c.name == name).map(|c| c.value)
+    }
+}
+
+/// A session as `-Lnc` lists it.
+fn conn_info(s: &Session, now_ms: u64, lcore_id: u32) -> ConnInfo {
+    ConnInfo {
+        proto: if s.proto == PROTO_UDP {
+            Protocol::Udp
+        } else {
+            Protocol::Tcp
+        },
+        expires_s: u32::try_from(s.expires_ms.saturating_sub(now_ms) / 1000).unwrap_or(u32::MAX),
+        state: tcp_state::state_name(s.state).to_string(),
+        client: (ip_of(&s.client), s.cport),
+        virt: (ip_of(&s.vip), s.vport),
+        dest: (ip_of(&s.rip), s.rport),
+        local: s.is_fullnat().then(|| (ip_of(&s.laddr), s.lport)),
+        lcore: lcore_id,
     }
 }
 
@@ -1161,5 +1211,43 @@ mod tests {
         assert_eq!(state_of(&c, 10_500), ("ESTABLISHED".into(), 19));
         assert_eq!(c.expire(30_000, 4), 1);
         assert_eq!(conns_of(&r, 0), (0, 0));
+    }
+
+    /// Paging walks every slot exactly once: pages of at most `max` entries and `scan` slots, in slot
+    /// order, together equal to `conns()`; a sparse table still ends after capacity/scan pages.
+    #[test]
+    fn conns_pages_cover_the_table_with_bounded_work() {
+        let r = rules(Protocol::Udp, "rr", &[(R1, FwdMethod::Masq, 1)]);
+        let mut c = ctx(&r, 0, 1, 100);
+        for i in 0..37u16 {
+            let mut p = testpkt::udp((C.0, 20000 + i), V, 64, b"q");
+            assert_eq!(c.process(&mut p, 0), FWD);
+        }
+        let mut all = Vec::new();
+        c.conns(1000, 3, &mut all);
+        assert_eq!(all.len(), 37);
+        for (max, scan) in [(5, 1000), (1000, 7), (4, 9), (1, 1)] {
+            let (mut got, mut cursor, mut pages) = (Vec::new(), Some(0u64), 0);
+            while let Some(cur) = cursor {
+                let before = got.len();
+                cursor = c.conns_page(1000, 3, cur, max, scan, &mut got);
+                assert!(got.len() - before <= max);
+                if let Some(next) = cursor {
+                    assert!(next > cur && next - cur <= scan as u64);
+                }
+                pages += 1;
+                assert!(pages <= 200, "paging does not end");
+            }
+            assert_eq!(got, all, "max {max} scan {scan}");
+        }
+        // Past the end: nothing, and the end is reported.
+        let mut v = Vec::new();
+        assert_eq!(c.conns_page(0, 3, 10_000, 10, 10, &mut v), None);
+        assert!(v.is_empty());
+        // The first entry carries the ipvsadm columns.
+        assert_eq!(all[0].state, "UDP");
+        assert_eq!(all[0].lcore, 3);
+        assert_eq!(all[0].virt, (V.0.into(), V.1));
+        assert_eq!(all[0].dest, (R1.0.into(), R1.1));
     }
 }

@@ -283,6 +283,18 @@ impl<B> NeighTable<B> {
     pub fn is_empty(&self) -> bool {
         self.map.is_empty()
     }
+
+    /// Append every entry as `(port, address, MAC, state)`, sorted by port then address (control
+    /// path: the `--show-neigh` listing). An incomplete entry's MAC is all zeros.
+    pub fn entries(&self, out: &mut Vec<(u16, Ipv4Addr, [u8; 6], NeighState)>) {
+        let start = out.len();
+        out.extend(
+            self.map
+                .iter()
+                .map(|((port, ip), e)| (*port, Ipv4Addr::from(*ip), e.mac, e.state)),
+        );
+        out[start..].sort_unstable_by_key(|e| (e.0, u32::from(e.1)));
+    }
 }
 
 #[cfg(test)]

@@ -303,7 +303,14 @@ impl Rules {
             | Request::GetTimeouts
             | Request::GetConns
             | Request::GetLaddrs(_)
-            | Request::GetDataplaneStats => {
+            | Request::GetDataplaneStats
+            | Request::GetConnsPage { .. }
+            | Request::GetPorts
+            | Request::GetAddrs
+            | Request::GetRoutes
+            | Request::GetNeighbours
+            | Request::GetLaddrPools
+            | Request::Batch(_) => {
                 return Err(ApiError::Invalid("not a rule change".into()));
             }
         }

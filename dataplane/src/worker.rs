@@ -25,10 +25,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use crossbeam_channel::{Receiver, Sender, TryRecvError};
-use rvs_control::proto::{ConnInfo, Counter, LcoreStats};
+use rvs_control::proto::{ConnInfo, Counter, LcoreStats, PortLcoreStats};
 
 use crate::lb::{LbCtx, LbLimits};
-use crate::neigh::{self, NeighTable, NeighUpdate, Resolve};
+use crate::neigh::{self, NeighState, NeighTable, NeighUpdate, Resolve};
 use crate::pipeline::{Pipeline, Verdict};
 use crate::port::{PacketBuf, WorkerIo, BURST};
 use crate::route::{RouteError, RouteTable};
@@ -42,6 +42,11 @@ pub const EXPIRE_BUDGET: usize = 64;
 pub const NEIGH_TICK_MS: u64 = 100;
 /// Neighbour updates applied at most per iteration.
 const NEIGH_UPDATES_PER_POLL: usize = 64;
+/// Most sessions one `GetConnsPage` answer carries.
+pub const CONNS_PAGE_MAX: usize = 4096;
+/// Most table slots one `GetConnsPage` visits: bounds the pause a listing causes between two bursts
+/// whatever the table size.
+pub const CONNS_PAGE_SCAN: usize = 65536;
 /// Length of ARP frames we originate (Ethernet header + ARP, unpadded: the port pads).
 pub const ARP_FRAME_LEN: usize = ethernet::HEADER_LEN + arp::PACKET_LEN;
 
@@ -93,12 +98,61 @@ pub struct WorkerConf {
 pub enum WorkerMsg {
     /// Install this snapshot, then send back its generation.
     Snapshot(Arc<Snapshot>, Sender<u64>),
-    /// Send back this worker's live sessions.
+    /// Send back this worker's live sessions (all at once: prefer `GetConnsPage` for big tables).
     GetConns(Sender<Vec<ConnInfo>>),
+    /// Send back one bounded page of this worker's sessions: at most `max` (capped at
+    /// [`CONNS_PAGE_MAX`]) found from slot `cursor` on, visiting at most [`CONNS_PAGE_SCAN`] slots.
+    GetConnsPage {
+        /// Slot to continue from (0 for the first page).
+        cursor: u64,
+        /// Most sessions wanted.
+        max: usize,
+        /// Where the page goes.
+        reply: Sender<ConnPage>,
+    },
+    /// Send back this worker's neighbour table.
+    GetNeighbours(Sender<LcoreNeighbours>),
+    /// Send back this worker's FULLNAT local-address port pools.
+    GetLaddrPools(Sender<LcoreLaddrPools>),
+    /// Send back this worker's traffic per port, by port index.
+    GetPortStats(Sender<Vec<PortLcoreStats>>),
     /// Send back this worker's counters.
     GetStats(Sender<LcoreStats>),
     /// Send a gratuitous ARP for every local address (port addresses, VIPs, local addresses).
     SendGarp,
+}
+
+/// One page of a worker's sessions (answer to [`WorkerMsg::GetConnsPage`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConnPage {
+    /// The sessions found.
+    pub conns: Vec<ConnInfo>,
+    /// The slot to continue from; `None` when this worker's tables were walked to the end.
+    pub next: Option<u64>,
+}
+
+/// A worker's neighbour table (answer to [`WorkerMsg::GetNeighbours`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LcoreNeighbours {
+    /// The worker's lcore id.
+    pub lcore: u32,
+    /// `(port, address, MAC, state)`, sorted by port and address.
+    pub entries: Vec<(u16, Ipv4Addr, [u8; 6], NeighState)>,
+}
+
+/// A worker's FULLNAT local-port pools (answer to [`WorkerMsg::GetLaddrPools`]): `(lcore id,
+/// [(local address, free ports, ports in use)])`, sorted by address.
+pub type LcoreLaddrPools = (u32, Vec<(Ipv4Addr, u64, u64)>);
+
+/// One worker's traffic on one port.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct PortCounters {
+    /// Frames received from the port.
+    pub rx_packets: u64,
+    /// Frames the port's tx queue took.
+    pub tx_packets: u64,
+    /// Frames the tx queue refused (freed, also counted in `drop.tx_full`).
+    pub tx_dropped: u64,
 }
 
 /// A worker's ends of the hand-off mesh.
@@ -151,7 +205,7 @@ pub enum WorkerError {
 }
 
 /// Counters of one worker, besides the load balancer's.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WorkerCounters {
     /// Frames received from the ports.
     pub rx_packets: u64,
@@ -169,6 +223,25 @@ pub struct WorkerCounters {
     pub neigh_updates_in: u64,
     /// Drops, indexed by `DropReason as usize`.
     pub drops: [u64; DropReason::ALL.len()],
+    /// Traffic per port, by port index.
+    pub ports: Vec<PortCounters>,
+}
+
+impl Default for WorkerCounters {
+    /// All zero (written out: `Default` is not derived for arrays longer than 32).
+    fn default() -> Self {
+        WorkerCounters {
+            rx_packets: 0,
+            tx_packets: 0,
+            handoff_in: 0,
+            handoff_out: 0,
+            arp_requests: 0,
+            garp_sent: 0,
+            neigh_updates_in: 0,
+            drops: [0; DropReason::ALL.len()],
+            ports: Vec::new(),
+        }
+    }
 }
 
 impl WorkerCounters {
@@ -264,7 +337,10 @@ impl<IO: WorkerIo> Worker<IO> {
             ctrl,
             handoff,
             pipe,
-            counters: WorkerCounters::default(),
+            counters: WorkerCounters {
+                ports: vec![PortCounters::default(); n_ports],
+                ..WorkerCounters::default()
+            },
             rx: Vec::with_capacity(BURST),
             tx: (0..n_ports).map(|_| Vec::with_capacity(BURST)).collect(),
             released: Vec::with_capacity(neigh::PENDING_MAX),
@@ -332,6 +408,9 @@ impl<IO: WorkerIo> Worker<IO> {
             let mut rx = std::mem::take(&mut self.rx);
             let n = self.io.rx_burst(port, &mut rx);
             self.counters.rx_packets += n as u64;
+            if let Some(pc) = self.counters.ports.get_mut(usize::from(port)) {
+                pc.rx_packets += n as u64;
+            }
             handled += n;
             for mut buf in rx.drain(..) {
                 let v = self.pipe.process(port, buf.data_mut(), now_ms);
@@ -387,6 +466,45 @@ impl<IO: WorkerIo> Worker<IO> {
                     let mut v = Vec::new();
                     self.pipe.lb.conns(now_ms, self.lcore_id, &mut v);
                     let _ = reply.send(v);
+                }
+                WorkerMsg::GetConnsPage { cursor, max, reply } => {
+                    let mut conns = Vec::new();
+                    let next = self.pipe.lb.conns_page(
+                        now_ms,
+                        self.lcore_id,
+                        cursor,
+                        max.min(CONNS_PAGE_MAX),
+                        CONNS_PAGE_SCAN,
+                        &mut conns,
+                    );
+                    let _ = reply.send(ConnPage { conns, next });
+                }
+                WorkerMsg::GetNeighbours(reply) => {
+                    let mut entries = Vec::with_capacity(self.pipe.neigh.len());
+                    self.pipe.neigh.entries(&mut entries);
+                    let _ = reply.send(LcoreNeighbours {
+                        lcore: self.lcore_id,
+                        entries,
+                    });
+                }
+                WorkerMsg::GetLaddrPools(reply) => {
+                    let mut pools = Vec::new();
+                    self.pipe.lb.laddr_pools(&mut pools);
+                    let _ = reply.send((self.lcore_id, pools));
+                }
+                WorkerMsg::GetPortStats(reply) => {
+                    let stats = self
+                        .counters
+                        .ports
+                        .iter()
+                        .map(|p| PortLcoreStats {
+                            lcore: self.lcore_id,
+                            rx_packets: p.rx_packets,
+                            tx_packets: p.tx_packets,
+                            tx_dropped: p.tx_dropped,
+                        })
+                        .collect();
+                    let _ = reply.send(stats);
                 }
                 WorkerMsg::GetStats(reply) => {
                     let _ = reply.send(self.stats());
@@ -471,7 +589,12 @@ impl<IO: WorkerIo> Worker<IO> {
         }
         let sent = self.io.tx_burst(port, q);
         self.counters.tx_packets += sent as u64;
-        self.counters.drop(DropReason::TxFull, q.len() as u64);
+        let refused = q.len() as u64;
+        if let Some(pc) = self.counters.ports.get_mut(usize::from(port)) {
+            pc.tx_packets += sent as u64;
+            pc.tx_dropped += refused;
+        }
+        self.counters.drop(DropReason::TxFull, refused);
         q.clear();
     }
 

@@ -8,7 +8,7 @@ use super::format;
 use super::names::NameDb;
 use super::{parse_restore_line, Command};
 use crate::client::{Client, ClientError};
-use crate::proto::{Reply, Request, Response};
+use crate::proto::{ApiError, ConnCursor, Reply, Request, Response};
 use std::io::{BufRead, Write};
 
 /// Something that answers requests: the daemon's socket, or a fake in tests.
@@ -36,6 +36,44 @@ pub struct Io<'a> {
     pub err: &'a mut dyn Write,
     /// Name tables for listings without `-n`.
     pub names: &'a NameDb,
+}
+
+/// Sessions asked per `GetConnsPage` by `-Lc`.
+pub const CONNS_PAGE: u32 = 4096;
+
+/// Most rule lines `-R` sends in one `Batch` (keeps each frame far below the 1 MiB limit).
+pub const RESTORE_BATCH: usize = 1000;
+
+/// Most pages `-Lc` follows (a safety bound: 2^20 pages of up to [`CONNS_PAGE`] sessions).
+const MAX_CONN_PAGES: usize = 1 << 20;
+
+/// `-Lc`: every session, fetched page by page with `GetConnsPage` (each page is bounded work for a
+/// worker), as one `Conns` answer.
+///
+/// # Errors
+/// [`ClientError`] when the daemon cannot be reached.
+pub fn fetch_conns(t: &mut dyn Transport) -> Result<Reply, ClientError> {
+    let mut all = Vec::new();
+    let mut cursor = ConnCursor::default();
+    for _ in 0..MAX_CONN_PAGES {
+        match t.call(&Request::GetConnsPage {
+            cursor,
+            max: CONNS_PAGE,
+        })? {
+            Ok(Response::ConnsPage { mut conns, next }) => {
+                all.append(&mut conns);
+                match next {
+                    Some(n) => cursor = n,
+                    None => return Ok(Ok(Response::Conns(all))),
+                }
+            }
+            Ok(other) => return Ok(Ok(other)),
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+    Ok(Err(ApiError::Internal(
+        "the session listing does not end".into(),
+    )))
 }
 
 /// The message printed when the daemon cannot be reached (exit 2).
@@ -68,7 +106,11 @@ pub fn execute(
     let Some(req) = cmd.request() else {
         return 0;
     };
-    let reply = match t.call(&req) {
+    let reply = match if matches!(cmd, Command::ListConns { .. }) {
+        fetch_conns(t)
+    } else {
+        t.call(&req)
+    } {
         Ok(r) => r,
         Err(e) => {
             let _ = writeln!(io.err, "{}", unreachable_message(&e));
@@ -101,6 +143,11 @@ pub fn execute(
             format::laddrs(&l, *numeric, io.names)
         }
         (Command::DataplaneStats, Response::DataplaneStats(s)) => format::dp_stats(&s),
+        (Command::Show(_), Response::Ports(p)) => format::links(&p),
+        (Command::Show(_), Response::Addrs(a)) => format::addrs(&a),
+        (Command::Show(_), Response::Routes(r)) => format::routes(&r),
+        (Command::Show(_), Response::Neighbours(n)) => format::neighbours(&n),
+        (Command::Show(_), Response::LaddrPools(p)) => format::laddr_pools(&p),
         (_, other) => {
             let _ = writeln!(io.err, "unexpected answer from rvsd: {other:?}");
             return 1;
@@ -126,12 +173,17 @@ pub fn restore_words(line: &str) -> Option<Vec<String>> {
 }
 
 /// `-R`: runs every input line as an ipvsadm invocation. A parse error prints `line N: <message>` and
-/// stops with its status (2, or 255 for `Try ...`); a refused operation is printed and the restore goes
-/// on; the status is the last line's.
+/// stops with its status (2, or 255 for `Try ...`) after the lines before it were applied; a refused
+/// operation is printed and the restore goes on; the status is the last line's.
+///
+/// Consecutive rule lines (up to [`RESTORE_BATCH`]) travel as one [`Request::Batch`]: the daemon
+/// applies them in order and publishes the result to its workers once. Each refused line is printed
+/// with ipvsadm's message, in input order, exactly as if the lines had been sent one by one.
 pub fn restore(input: &mut dyn BufRead, t: &mut dyn Transport, io: &mut Io<'_>) -> i32 {
     let mut status = 0;
     let mut line = String::new();
     let mut n = 0usize;
+    let mut batch: Vec<Request> = Vec::new();
     loop {
         line.clear();
         match input.read_line(&mut line) {
@@ -149,18 +201,77 @@ pub fn restore(input: &mut dyn BufRead, t: &mut dyn Transport, io: &mut Io<'_>) 
         let cmd = match parse_restore_line(io.prog, &words, io.names) {
             Ok(c) => c,
             Err(e) => {
+                if send_batch(&mut batch, t, io) == 2 {
+                    return 2;
+                }
                 let _ = writeln!(io.err, "line {n}: {}", e.message);
                 return e.code;
             }
         };
-        let mut no_stdin = std::io::empty();
-        status = execute(&cmd, t, io, &mut no_stdin);
+        if let Command::Apply(req) = cmd {
+            batch.push(req);
+            if batch.len() >= RESTORE_BATCH {
+                status = send_batch(&mut batch, t, io);
+            }
+        } else {
+            if !batch.is_empty() {
+                status = send_batch(&mut batch, t, io);
+            }
+            if status != 2 {
+                let mut no_stdin = std::io::empty();
+                status = execute(&cmd, t, io, &mut no_stdin);
+            }
+        }
         if status == 2 {
             // The daemon went away: nothing more can be restored.
             return status;
         }
     }
+    if !batch.is_empty() {
+        status = send_batch(&mut batch, t, io);
+    }
     status
+}
+
+/// Send the pending rule lines of a restore (one alone as itself, several as a `Batch`), print each
+/// refusal, and return the status of the last one (0, 255, or 2 when the daemon is unreachable). An
+/// empty batch is status 0.
+fn send_batch(batch: &mut Vec<Request>, t: &mut dyn Transport, io: &mut Io<'_>) -> i32 {
+    let mut reqs = std::mem::take(batch);
+    if reqs.len() <= 1 {
+        return match reqs.pop() {
+            None => 0,
+            Some(req) => execute(&Command::Apply(req), t, io, &mut std::io::empty()),
+        };
+    }
+    let len = reqs.len();
+    match t.call(&Request::Batch(reqs)) {
+        Err(e) => {
+            let _ = writeln!(io.err, "{}", unreachable_message(&e));
+            2
+        }
+        Ok(Ok(Response::Batch(results))) if results.len() == len => {
+            let mut status = 0;
+            for r in results {
+                status = match r {
+                    Ok(()) => 0,
+                    Err(e) => {
+                        let _ = writeln!(io.err, "{}", e.ipvsadm_message());
+                        255
+                    }
+                };
+            }
+            status
+        }
+        Ok(Err(e)) => {
+            let _ = writeln!(io.err, "{}", e.ipvsadm_message());
+            255
+        }
+        Ok(Ok(other)) => {
+            let _ = writeln!(io.err, "unexpected answer from rvsd: {other:?}");
+            255
+        }
+    }
 }
 
 /// A [`Transport`] that connects to the socket on its first call (so `-h`, parse errors and empty

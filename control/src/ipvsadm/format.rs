@@ -460,6 +460,103 @@ pub fn dp_stats(s: &DataplaneStats) -> String {
     out
 }
 
+/// `--show-links`, per port:
+/// ```text
+/// port <index> <name>: link <up|down> speed <Mbps> mtu <mtu> mac <mac> device <device>
+///   <counter> <value> ...                      (device counters, one line)
+///   lcore <id> rx_packets <n> tx_packets <n> tx_dropped <n>
+/// ```
+pub fn links(ports: &[PortInfo]) -> String {
+    let mut out = String::new();
+    for p in ports {
+        let _ = writeln!(
+            out,
+            "port {} {}: link {} speed {} mtu {} mac {} device {}",
+            p.index,
+            p.name,
+            if p.link_up { "up" } else { "down" },
+            p.speed_mbps,
+            p.mtu,
+            p.mac,
+            p.device
+        );
+        if !p.counters.is_empty() {
+            let line: Vec<String> = p
+                .counters
+                .iter()
+                .map(|c| format!("{} {}", c.name, c.value))
+                .collect();
+            let _ = writeln!(out, "  {}", line.join(" "));
+        }
+        for l in &p.lcores {
+            let _ = writeln!(
+                out,
+                "  lcore {} rx_packets {} tx_packets {} tx_dropped {}",
+                l.lcore, l.rx_packets, l.tx_packets, l.tx_dropped
+            );
+        }
+    }
+    out
+}
+
+/// `--show-addrs`: `%-18s %-5s %s` = `ADDRESS/PREFIX`, kind (`port`, `vip`, `laddr`), port name.
+pub fn addrs(a: &[AddrInfo]) -> String {
+    let mut out = String::new();
+    for a in a {
+        let _ = writeln!(
+            out,
+            "{:<18} {:<5} {}",
+            format!("{}/{}", a.addr, a.prefix),
+            a.kind,
+            a.port
+        );
+    }
+    out
+}
+
+/// `--show-routes`: `NET/PREFIX [via GW] dev PORT KIND` (kind `connected` or `static`).
+pub fn routes(r: &[RouteInfo]) -> String {
+    let mut out = String::new();
+    for r in r {
+        let via = r.via.map(|v| format!(" via {v}")).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "{}/{}{via} dev {} {}",
+            r.dest, r.prefix, r.port, r.kind
+        );
+    }
+    out
+}
+
+/// `--show-neigh`: `ADDRESS dev PORT lladdr MAC STATE lcore N`, as `ip neigh` prints.
+pub fn neighbours(n: &[NeighInfo]) -> String {
+    let mut out = String::new();
+    for n in n {
+        let _ = writeln!(
+            out,
+            "{} dev {} lladdr {} {} lcore {}",
+            n.addr, n.port, n.mac, n.state, n.lcore
+        );
+    }
+    out
+}
+
+/// `--show-laddr-pools`: header `LADDR            LCORE  FREE     USED`, rows `%-16s %-6s %-8s %s`.
+pub fn laddr_pools(p: &[LaddrPoolInfo]) -> String {
+    let mut out = format!("{:<16} {:<6} {:<8} {}\n", "LADDR", "LCORE", "FREE", "USED");
+    for p in p {
+        let _ = writeln!(
+            out,
+            "{:<16} {:<6} {:<8} {}",
+            p.addr.to_string(),
+            p.lcore,
+            p.free_ports,
+            p.used_ports
+        );
+    }
+    out
+}
+
 /// `-h`: ipvsadm's usage text with `prog` as argv\[0\].
 pub fn help(prog: &str) -> String {
     let mut out = String::from(VERSION);

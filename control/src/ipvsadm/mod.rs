@@ -16,7 +16,19 @@
 //! - `--get-laddr [-t|-u VIP:PORT] [-n]`: one line per local address under the header
 //!   `VIP:VPORT            TOTAL    SNAT_IP              CONFLICTS  CONNS` (`%-20s %-8s %-20s %-10s %s`;
 //!   TOTAL = local addresses of that service, CONFLICTS always 0).
-//! - `--dp-stats`: dataplane counters, `lcore <id> <name> <value>` lines then `port <name> <value>`.
+//! - `--dp-stats`: dataplane counters, `lcore <id> <name> <value>` lines then `port <name> <value>`
+//!   (per-drop-reason counters are the `drop.<reason>` names).
+//! - dpip-style listings (see [`format`] for the exact formats):
+//!   - `--show-links`: each port with link state, speed, MTU, MAC, device, its device counters
+//!     (rx/tx packets and bytes, missed, errors, no-mbuf) and per lcore its rx/tx/tx-dropped frames;
+//!   - `--show-addrs`: port addresses, VIPs and FULLNAT local addresses (`ADDRESS/PREFIX KIND PORT`);
+//!   - `--show-routes`: connected then static routes (`NET/PREFIX [via GW] dev PORT KIND`);
+//!   - `--show-neigh`: every lcore's ARP table (`ADDRESS dev PORT lladdr MAC STATE lcore N`);
+//!   - `--show-laddr-pools`: FULLNAT local-port pools, free and used ports per address and lcore.
+//! - `-Lc` fetches the sessions in bounded pages (`GetConnsPage`), so a huge table never stalls a
+//!   worker; the listing is printed once complete.
+//! - `-R` sends consecutive rule lines as one `Batch` (applied in order, published to the workers
+//!   once); each refused line is still reported, with ipvsadm's message, in input order.
 //! - `-S` also saves local addresses as `--add-laddr -z LIP -t VIP:PORT` lines after each service.
 //! - `-R` skips `#` comment lines and drops a `#` token and what follows it.
 //! - Refused with exit 2: `-f`, `--sctp-service`, `--pe`, `--start-daemon`, `--stop-daemon`.
@@ -62,6 +74,45 @@ pub struct ListFormat {
     pub view: ListView,
 }
 
+/// What a dpip-style `--show-*` listing shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ShowWhat {
+    /// `--show-links`: ports, link state and counters.
+    Links,
+    /// `--show-addrs`: addresses.
+    Addrs,
+    /// `--show-routes`: routes.
+    Routes,
+    /// `--show-neigh`: neighbour tables.
+    Neighbours,
+    /// `--show-laddr-pools`: FULLNAT local-port pools.
+    LaddrPools,
+}
+
+impl ShowWhat {
+    /// The long option (without `--`), also the command's name in error messages.
+    pub fn option(self) -> &'static str {
+        match self {
+            ShowWhat::Links => "show-links",
+            ShowWhat::Addrs => "show-addrs",
+            ShowWhat::Routes => "show-routes",
+            ShowWhat::Neighbours => "show-neigh",
+            ShowWhat::LaddrPools => "show-laddr-pools",
+        }
+    }
+
+    /// The request it sends.
+    pub fn request(self) -> Request {
+        match self {
+            ShowWhat::Links => Request::GetPorts,
+            ShowWhat::Addrs => Request::GetAddrs,
+            ShowWhat::Routes => Request::GetRoutes,
+            ShowWhat::Neighbours => Request::GetNeighbours,
+            ShowWhat::LaddrPools => Request::GetLaddrPools,
+        }
+    }
+}
+
 /// One parsed ipvsadm invocation.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
@@ -100,6 +151,8 @@ pub enum Command {
     },
     /// `--dp-stats`.
     DataplaneStats,
+    /// `--show-links`, `--show-addrs`, `--show-routes`, `--show-neigh`, `--show-laddr-pools`.
+    Show(ShowWhat),
     /// `-R`: read command lines from stdin.
     Restore,
     /// `-h`.
@@ -119,6 +172,7 @@ impl Command {
             Command::Save { .. } => Some(Request::GetServices(None)),
             Command::GetLaddrs { service, .. } => Some(Request::GetLaddrs(*service)),
             Command::DataplaneStats => Some(Request::GetDataplaneStats),
+            Command::Show(w) => Some(w.request()),
             Command::ListDaemons | Command::Restore | Command::Help | Command::Version => None,
         }
     }

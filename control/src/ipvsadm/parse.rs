@@ -15,13 +15,14 @@
 //! rvs refuses what a kernel-bypass dataplane cannot have (exit 2, clear message): firewall-mark services
 //! (`-f`), SCTP (`--sctp-service`), persistence engines (`--pe`), sync daemons (`--start-daemon`,
 //! `--stop-daemon`). `-6` without `-f` keeps ipvsadm's own message. DPVS extras: `--fullnat`,
-//! `--add-laddr`/`--del-laddr -z LIP -t|-u VIP:PORT`, `--get-laddr [-t|-u VIP:PORT]`, and `--dp-stats`.
+//! `--add-laddr`/`--del-laddr -z LIP -t|-u VIP:PORT`, `--get-laddr [-t|-u VIP:PORT]`, `--dp-stats`, and the `--show-*` listings
+//! (`--show-links`, `--show-addrs`, `--show-routes`, `--show-neigh`, `--show-laddr-pools`).
 //!
 //! Deviation: ipvsadm stores any 32-bit persistence mask; rvs keeps a prefix length, so a
 //! non-contiguous `-M` mask is refused as `illegal virtual server persistent mask specified`.
 
 use super::names::NameDb;
-use super::{Command, ListFormat, ListView, ParseError};
+use super::{Command, ListFormat, ListView, ParseError, ShowWhat};
 use crate::proto::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -71,6 +72,7 @@ enum Opt {
     DelLaddr,
     GetLaddr,
     DpStats,
+    Show(ShowWhat),
     Tcp,
     Udp,
     Sctp,
@@ -157,6 +159,11 @@ const OPTIONS: &[OptDef] = &[
     d("del-laddr", None, N, Opt::DelLaddr),
     d("get-laddr", None, N, Opt::GetLaddr),
     d("dp-stats", None, N, Opt::DpStats),
+    d("show-links", None, N, Opt::Show(ShowWhat::Links)),
+    d("show-addrs", None, N, Opt::Show(ShowWhat::Addrs)),
+    d("show-routes", None, N, Opt::Show(ShowWhat::Routes)),
+    d("show-neigh", None, N, Opt::Show(ShowWhat::Neighbours)),
+    d("show-laddr-pools", None, N, Opt::Show(ShowWhat::LaddrPools)),
     d("tcp-service", Some('t'), R, Opt::Tcp),
     d("udp-service", Some('u'), R, Opt::Udp),
     d("sctp-service", None, R, Opt::Sctp),
@@ -427,6 +434,7 @@ enum Cmd {
     DelLaddr,
     GetLaddr,
     DpStats,
+    Show(ShowWhat),
 }
 
 impl Cmd {
@@ -448,6 +456,7 @@ impl Cmd {
             Cmd::DelLaddr => "del-laddr",
             Cmd::GetLaddr => "get-laddr",
             Cmd::DpStats => "dp-stats",
+            Cmd::Show(w) => w.option(),
         }
     }
 
@@ -459,7 +468,7 @@ impl Cmd {
         match self {
             Cmd::Add | Cmd::Edit => b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxxx",
             Cmd::Del => b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            Cmd::Flush | Cmd::SetTimeout | Cmd::Restore | Cmd::DpStats => ALL_X,
+            Cmd::Flush | Cmd::SetTimeout | Cmd::Restore | Cmd::DpStats | Cmd::Show(_) => ALL_X,
             Cmd::List => b" 11xxxxxxxxx11       xxxxxxx xxxxxx",
             Cmd::AddDest | Cmd::EditDest => b"xx+xxx+    xxxxxxxxxxxxxxxxxx     x",
             Cmd::DelDest => b"xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
@@ -742,6 +751,7 @@ fn first_command(opt: Opt) -> Option<Cmd> {
         Opt::DelLaddr => Cmd::DelLaddr,
         Opt::GetLaddr => Cmd::GetLaddr,
         Opt::DpStats => Cmd::DpStats,
+        Opt::Show(w) => Cmd::Show(w),
         _ => return None,
     })
 }
@@ -1275,5 +1285,6 @@ fn finish(mut st: State, list: &mut ListFormat) -> Result<Command, ParseError> {
             numeric: st.has(O_NUMERIC),
         }),
         Cmd::DpStats => Ok(Command::DataplaneStats),
+        Cmd::Show(w) => Ok(Command::Show(w)),
     }
 }

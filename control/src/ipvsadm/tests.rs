@@ -1327,11 +1327,24 @@ fn largenum_boundaries() {
 /// Records requests; refuses the ones `refuse` says.
 struct Fake {
     sent: Vec<Request>,
+    batches: usize,
     refuse: fn(&Request) -> Option<ApiError>,
 }
 
 impl Transport for Fake {
+    /// A `Batch` is recorded as its requests (plus one `batches` mark) and answered per request.
     fn call(&mut self, req: &Request) -> Result<Reply, ClientError> {
+        if let Request::Batch(reqs) = req {
+            self.batches += 1;
+            let results = reqs
+                .iter()
+                .map(|r| {
+                    self.sent.push(r.clone());
+                    (self.refuse)(r).map_or(Ok(()), Err)
+                })
+                .collect();
+            return Ok(Ok(Response::Batch(results)));
+        }
         self.sent.push(req.clone());
         Ok(match (self.refuse)(req) {
             Some(e) => Err(e),
@@ -1346,6 +1359,7 @@ fn run_restore(
 ) -> (i32, Vec<Request>, String, String) {
     let mut t = Fake {
         sent: vec![],
+        batches: 0,
         refuse,
     };
     let (mut out, mut errb) = (Vec::new(), Vec::new());
@@ -1440,4 +1454,168 @@ fn c_number_and_address_parsers() {
     assert_eq!(a("1..2"), None);
     assert_eq!(a("08.1.1.1"), None);
     assert_eq!(a("host"), None);
+}
+
+#[test]
+fn restore_batches_rule_lines_and_reports_refusals_in_order() {
+    // 2500 rule lines: three batches (1000, 1000, 500), every request in input order.
+    let mut input = String::new();
+    for i in 0..2500u32 {
+        input.push_str(&format!("-A -t 10.{}.{}.1:80 -s rr\n", i / 256, i % 256));
+    }
+    let mut t = Fake {
+        sent: vec![],
+        batches: 0,
+        refuse: |_| None,
+    };
+    let (mut out, mut errb) = (Vec::new(), Vec::new());
+    let n = names();
+    let code = {
+        let mut io = Io {
+            prog: "ipvsadm",
+            out: &mut out,
+            err: &mut errb,
+            names: &n,
+        };
+        restore(
+            &mut std::io::Cursor::new(input.into_bytes()),
+            &mut t,
+            &mut io,
+        )
+    };
+    assert_eq!((code, t.sent.len(), t.batches), (0, 2500, 3));
+    assert!(
+        matches!(&t.sent[1234], Request::AddService(s) if s.key.addr == "10.4.210.1".parse::<IpAddr>().unwrap())
+    );
+
+    // A refusal in the middle of a batch is printed and the batch goes on; a listing line ends the
+    // batch before it; a parse error sends what came before it, then stops with its line number.
+    let refuse_2 = |r: &Request| match r {
+        Request::AddService(s) if s.key.port == 2 => Some(ApiError::ServiceExists),
+        _ => None,
+    };
+    let (code, sent, _, err) = run_restore(
+        "-A -t 10.0.0.1:1\n-A -t 10.0.0.1:2\n-A -t 10.0.0.1:3\n-L --timeout\n-A -t 10.0.0.1:4\n-A -t 10.0.0.1:2\n-A -t 10.0.0.1:99999\n-A -t 10.0.0.1:5\n",
+        refuse_2,
+    );
+    assert_eq!(code, 2);
+    assert_eq!(
+        sent.len(),
+        6,
+        "3 rules, the listing, 2 rules; nothing after the bad line"
+    );
+    assert_eq!(
+        err,
+        "Service already exists\nunexpected answer from rvsd: Ok\nService already exists\nline 7: illegal virtual server address[:port] specified\n"
+    );
+    // The status is the last line's, inside a batch too.
+    let (code, _, _, _) = run_restore("-A -t 10.0.0.1:1\n-A -t 10.0.0.1:2\n", refuse_2);
+    assert_eq!(code, 255);
+    let (code, _, _, _) = run_restore("-A -t 10.0.0.1:2\n-A -t 10.0.0.1:1\n", refuse_2);
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn show_options_parse_and_format() {
+    use super::ShowWhat;
+    for (opt, what, req) in [
+        ("--show-links", ShowWhat::Links, Request::GetPorts),
+        ("--show-addrs", ShowWhat::Addrs, Request::GetAddrs),
+        ("--show-routes", ShowWhat::Routes, Request::GetRoutes),
+        ("--show-neigh", ShowWhat::Neighbours, Request::GetNeighbours),
+        (
+            "--show-laddr-pools",
+            ShowWhat::LaddrPools,
+            Request::GetLaddrPools,
+        ),
+    ] {
+        let cmd = parse_args(&[opt.to_string()]).unwrap();
+        assert_eq!(cmd, Command::Show(what));
+        assert_eq!(cmd.request(), Some(req));
+        let e = parse_args(&[opt.to_string(), "-n".into()]).unwrap_err();
+        assert_eq!(
+            (e.message, e.code),
+            (
+                format!("Illegal 'numeric' option with the '{}' command", &opt[2..]),
+                2
+            )
+        );
+    }
+    let links = format::links(&[PortInfo {
+        index: 0,
+        name: "client".into(),
+        device: "net_tap0,iface=x".into(),
+        mac: "02:00:00:00:00:10".into(),
+        mtu: 1500,
+        link_up: true,
+        speed_mbps: 10000,
+        counters: vec![
+            Counter {
+                name: "rx_packets".into(),
+                value: 5,
+            },
+            Counter {
+                name: "tx_packets".into(),
+                value: 6,
+            },
+        ],
+        lcores: vec![PortLcoreStats {
+            lcore: 1,
+            rx_packets: 5,
+            tx_packets: 6,
+            tx_dropped: 0,
+        }],
+    }]);
+    assert_eq!(
+        links,
+        "port 0 client: link up speed 10000 mtu 1500 mac 02:00:00:00:00:10 device net_tap0,iface=x\n  rx_packets 5 tx_packets 6\n  lcore 1 rx_packets 5 tx_packets 6 tx_dropped 0\n"
+    );
+    let a = format::addrs(&[AddrInfo {
+        addr: "10.10.0.100".parse().unwrap(),
+        prefix: 32,
+        kind: "vip".into(),
+        port: "client".into(),
+    }]);
+    assert_eq!(a, "10.10.0.100/32     vip   client\n");
+    let r = format::routes(&[
+        RouteInfo {
+            dest: "10.10.0.0".parse().unwrap(),
+            prefix: 24,
+            via: None,
+            port: "client".into(),
+            kind: "connected".into(),
+        },
+        RouteInfo {
+            dest: "10.20.0.0".parse().unwrap(),
+            prefix: 16,
+            via: Some("10.10.1.254".parse().unwrap()),
+            port: "rs1".into(),
+            kind: "static".into(),
+        },
+    ]);
+    assert_eq!(
+        r,
+        "10.10.0.0/24 dev client connected\n10.20.0.0/16 via 10.10.1.254 dev rs1 static\n"
+    );
+    let n = format::neighbours(&[NeighInfo {
+        addr: "10.10.0.2".parse().unwrap(),
+        mac: "02:00:00:00:00:02".into(),
+        port: "client".into(),
+        state: "REACHABLE".into(),
+        lcore: 2,
+    }]);
+    assert_eq!(
+        n,
+        "10.10.0.2 dev client lladdr 02:00:00:00:00:02 REACHABLE lcore 2\n"
+    );
+    let p = format::laddr_pools(&[LaddrPoolInfo {
+        addr: "10.10.9.1".parse().unwrap(),
+        lcore: 1,
+        free_ports: 32255,
+        used_ports: 1,
+    }]);
+    assert_eq!(
+        p,
+        "LADDR            LCORE  FREE     USED\n10.10.9.1        1      32255    1\n"
+    );
 }

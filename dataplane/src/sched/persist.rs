@@ -212,6 +212,11 @@ impl TemplateTable {
     pub fn iter(&self) -> impl Iterator<Item = &Session> {
         self.table.iter()
     }
+
+    /// The table (paged listings walk its slots).
+    pub fn table(&self) -> &SessionTable {
+        &self.table
+    }
 }
 
 #[cfg(test)]

@@ -10,13 +10,29 @@
 //! Every [`estimator::PERIOD_MS`] the loop samples every service's and dest's counters into the
 //! rate estimators (IPVS' 2-second estimator), whose rates fill the `rates` of `GetServices` answers;
 //! `-Z` restarts the estimators of what it zeroed.
+//!
+//! - `GetConnsPage` asks one worker at a time for a bounded page (at most
+//!   [`rvs_dataplane::worker::CONNS_PAGE_SCAN`] slots visited per message), so listing a huge session
+//!   table costs each worker only short pauses between bursts; `GetConns` (all at once) is built from
+//!   the same pages.
+//! - `Batch` applies its requests in order (a refused one changes nothing and the others still
+//!   apply, as ipvsadm's restore) and publishes once: restoring thousands of rules costs one snapshot.
+//! - The dpip-style listings read the port layout given at start ([`PortDesc`], static routes), the
+//!   ports' live state through a callback, and the workers' neighbour tables, per-port counters and
+//!   local-port pools through messages.
 
 use crossbeam_channel::{Receiver, Sender};
-use rvs_control::proto::{ApiError, DataplaneStats, Reply, Request, Response};
+use rvs_control::proto::{
+    AddrInfo, ApiError, ConnCursor, ConnInfo, Counter, DataplaneStats, LaddrPoolInfo, NeighInfo,
+    PortInfo, PortLcoreStats, Reply, Request, Response, RouteInfo,
+};
 use rvs_dataplane::estimator::{self, Estimators};
+use rvs_dataplane::neigh::NeighState;
+use rvs_dataplane::route::in_subnet;
 use rvs_dataplane::rules::Rules;
 use rvs_dataplane::service::Snapshot;
-use rvs_dataplane::worker::WorkerMsg;
+use rvs_dataplane::worker::{ConnPage, RouteConf, WorkerMsg, CONNS_PAGE_MAX};
+use std::net::{IpAddr, Ipv4Addr};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -24,26 +40,83 @@ use std::time::{Duration, Instant};
 /// How long a worker may take to acknowledge a snapshot or answer a query.
 const WORKER_DEADLINE: Duration = Duration::from_secs(2);
 
+/// Worker pages one `GetConnsPage` request may gather before answering (each is bounded work).
+const PAGES_PER_REQUEST: usize = 16;
+
+/// A port as configured.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PortDesc {
+    /// Name from the configuration.
+    pub name: String,
+    /// DPDK device string.
+    pub device: String,
+    /// MAC address.
+    pub mac: [u8; 6],
+    /// MTU.
+    pub mtu: u16,
+    /// Addresses with prefix lengths.
+    pub addrs: Vec<(Ipv4Addr, u8)>,
+}
+
+/// A port's live state, read through the callback given to [`ControlLoop::new`].
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PortState {
+    /// Link up.
+    pub link_up: bool,
+    /// Speed in Mbit/s.
+    pub speed_mbps: u32,
+    /// Device counters by name (`rx_packets`, `tx_packets`, ...).
+    pub counters: Vec<Counter>,
+}
+
+/// Reads the live state of port `index`.
+pub type PortStateFn = Box<dyn Fn(usize) -> PortState + Send>;
+
+/// `aa:bb:cc:dd:ee:ff`.
+fn mac_string(m: [u8; 6]) -> String {
+    format!(
+        "{:02x}:{:02x}:{:02x}:{:02x}:{:02x}:{:02x}",
+        m[0], m[1], m[2], m[3], m[4], m[5]
+    )
+}
+
+/// The network address of `a/prefix`.
+fn network(a: Ipv4Addr, prefix: u8) -> Ipv4Addr {
+    let m = if prefix == 0 {
+        0
+    } else {
+        u32::MAX << (32 - u32::from(prefix.min(32)))
+    };
+    Ipv4Addr::from(u32::from(a) & m)
+}
+
 /// The control side's state.
 pub struct ControlLoop {
     rules: Rules,
     workers: Vec<Sender<WorkerMsg>>,
-    port_stats: Box<dyn Fn() -> Vec<rvs_control::proto::Counter> + Send>,
+    ports: Vec<PortDesc>,
+    routes: Vec<RouteConf>,
+    port_state: PortStateFn,
     /// The last snapshot built (what the workers run once acknowledged).
     snap: Arc<Snapshot>,
     estimators: Estimators,
 }
 
 impl ControlLoop {
-    /// A control loop over `workers`' message channels; `port_stats` reads the ports' counters.
+    /// A control loop over `workers`' message channels (in worker-index order), for the ports
+    /// `ports` (by port index) and static `routes`; `port_state` reads a port's live state.
     pub fn new(
         workers: Vec<Sender<WorkerMsg>>,
-        port_stats: Box<dyn Fn() -> Vec<rvs_control::proto::Counter> + Send>,
+        ports: Vec<PortDesc>,
+        routes: Vec<RouteConf>,
+        port_state: PortStateFn,
     ) -> Self {
         ControlLoop {
             rules: Rules::new(),
             workers,
-            port_stats,
+            ports,
+            routes,
+            port_state,
             snap: Snapshot::empty(),
             estimators: Estimators::new(),
         }
@@ -90,6 +163,255 @@ impl ControlLoop {
         }
     }
 
+    /// Send `make(reply sender)` to every worker and gather one answer from each (any order).
+    fn gather<T: Send + 'static>(
+        &self,
+        make: impl Fn(Sender<T>) -> WorkerMsg,
+    ) -> Result<Vec<T>, ApiError> {
+        let (tx, rx) = crossbeam_channel::bounded(self.workers.len());
+        for w in &self.workers {
+            w.send(make(tx.clone()))
+                .map_err(|_| ApiError::Internal("a worker has stopped".into()))?;
+        }
+        (0..self.workers.len())
+            .map(|_| {
+                rx.recv_timeout(WORKER_DEADLINE)
+                    .map_err(|_| ApiError::Internal("a worker did not answer".into()))
+            })
+            .collect()
+    }
+
+    /// One bounded page of worker `w`'s sessions from `slot`.
+    fn worker_page(&self, w: usize, slot: u64, max: usize) -> Result<ConnPage, ApiError> {
+        let sender = self
+            .workers
+            .get(w)
+            .ok_or_else(|| ApiError::Internal("no such worker".into()))?;
+        let (tx, rx) = crossbeam_channel::bounded(1);
+        sender
+            .send(WorkerMsg::GetConnsPage {
+                cursor: slot,
+                max,
+                reply: tx,
+            })
+            .map_err(|_| ApiError::Internal("a worker has stopped".into()))?;
+        rx.recv_timeout(WORKER_DEADLINE)
+            .map_err(|_| ApiError::Internal("a worker did not answer".into()))
+    }
+
+    /// Sessions from `cursor` on: up to `max`, gathering at most `pages` worker pages. Returns the
+    /// sessions and where to continue (`None`: every worker's tables were walked).
+    fn conns_from(
+        &self,
+        mut cursor: ConnCursor,
+        max: usize,
+        pages: usize,
+    ) -> Result<(Vec<ConnInfo>, Option<ConnCursor>), ApiError> {
+        let mut conns = Vec::new();
+        for _ in 0..pages {
+            let w = cursor.worker as usize;
+            if w >= self.workers.len() || conns.len() >= max {
+                break;
+            }
+            let mut page = self.worker_page(w, cursor.slot, max - conns.len())?;
+            conns.append(&mut page.conns);
+            cursor = match page.next {
+                Some(slot) => ConnCursor {
+                    worker: cursor.worker,
+                    slot,
+                },
+                None => ConnCursor {
+                    worker: cursor.worker + 1,
+                    slot: 0,
+                },
+            };
+        }
+        let next = ((cursor.worker as usize) < self.workers.len()).then_some(cursor);
+        Ok((conns, next))
+    }
+
+    /// Every session of every worker, page by page.
+    fn all_conns(&self) -> Result<Vec<ConnInfo>, ApiError> {
+        let mut all = Vec::new();
+        let mut cursor = Some(ConnCursor::default());
+        while let Some(c) = cursor {
+            let (mut conns, next) = self.conns_from(c, CONNS_PAGE_MAX, PAGES_PER_REQUEST)?;
+            all.append(&mut conns);
+            cursor = next;
+        }
+        Ok(all)
+    }
+
+    fn port_name(&self, port: u16) -> String {
+        self.ports
+            .get(usize::from(port))
+            .map_or_else(|| format!("port{port}"), |p| p.name.clone())
+    }
+
+    /// The port whose subnet holds `a`, `-` when none does.
+    fn port_of(&self, a: Ipv4Addr) -> String {
+        self.ports
+            .iter()
+            .find(|p| p.addrs.iter().any(|(pa, l)| in_subnet(a, *pa, *l)))
+            .map_or_else(|| "-".to_string(), |p| p.name.clone())
+    }
+
+    fn ports_info(&self) -> Result<Vec<PortInfo>, ApiError> {
+        let per_worker: Vec<Vec<PortLcoreStats>> = self.gather(WorkerMsg::GetPortStats)?;
+        Ok(self
+            .ports
+            .iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let st = (self.port_state)(i);
+                let mut lcores: Vec<PortLcoreStats> = per_worker
+                    .iter()
+                    .filter_map(|w| w.get(i).copied())
+                    .collect();
+                lcores.sort_by_key(|l| l.lcore);
+                PortInfo {
+                    index: i as u16,
+                    name: p.name.clone(),
+                    device: p.device.clone(),
+                    mac: mac_string(p.mac),
+                    mtu: p.mtu,
+                    link_up: st.link_up,
+                    speed_mbps: st.speed_mbps,
+                    counters: st.counters,
+                    lcores,
+                }
+            })
+            .collect())
+    }
+
+    fn addrs_info(&self) -> Vec<AddrInfo> {
+        let mut out: Vec<AddrInfo> = Vec::new();
+        for p in &self.ports {
+            for (a, l) in &p.addrs {
+                out.push(AddrInfo {
+                    addr: IpAddr::V4(*a),
+                    prefix: *l,
+                    kind: "port".into(),
+                    port: p.name.clone(),
+                });
+            }
+        }
+        let mut vips: Vec<Ipv4Addr> = self.snap.services().iter().map(|s| s.key.addr).collect();
+        vips.sort_unstable();
+        vips.dedup();
+        let mut laddrs: Vec<Ipv4Addr> = self
+            .snap
+            .services()
+            .iter()
+            .flat_map(|s| s.laddrs.iter().copied())
+            .collect();
+        laddrs.sort_unstable();
+        laddrs.dedup();
+        for (kind, list) in [("vip", vips), ("laddr", laddrs)] {
+            out.extend(list.into_iter().map(|a| AddrInfo {
+                addr: IpAddr::V4(a),
+                prefix: 32,
+                kind: kind.into(),
+                port: self.port_of(a),
+            }));
+        }
+        out
+    }
+
+    fn routes_info(&self) -> Vec<RouteInfo> {
+        let mut out = Vec::new();
+        for p in &self.ports {
+            for (a, l) in &p.addrs {
+                out.push(RouteInfo {
+                    dest: IpAddr::V4(network(*a, *l)),
+                    prefix: *l,
+                    via: None,
+                    port: p.name.clone(),
+                    kind: "connected".into(),
+                });
+            }
+        }
+        for r in &self.routes {
+            out.push(RouteInfo {
+                dest: IpAddr::V4(r.dest),
+                prefix: r.prefix,
+                via: r.via.map(IpAddr::V4),
+                port: self.port_name(r.port),
+                kind: "static".into(),
+            });
+        }
+        out
+    }
+
+    fn neighbours_info(&self) -> Result<Vec<NeighInfo>, ApiError> {
+        let mut tables = self.gather(WorkerMsg::GetNeighbours)?;
+        tables.sort_by_key(|t| t.lcore);
+        Ok(tables
+            .into_iter()
+            .flat_map(|t| {
+                let lcore = t.lcore;
+                t.entries
+                    .into_iter()
+                    .map(move |(port, ip, mac, state)| (lcore, port, ip, mac, state))
+            })
+            .map(|(lcore, port, ip, mac, state)| NeighInfo {
+                addr: IpAddr::V4(ip),
+                mac: mac_string(mac),
+                port: self.port_name(port),
+                state: match state {
+                    NeighState::Incomplete => "INCOMPLETE",
+                    NeighState::Reachable => "REACHABLE",
+                    NeighState::Stale => "STALE",
+                }
+                .into(),
+                lcore,
+            })
+            .collect())
+    }
+
+    fn laddr_pools_info(&self) -> Result<Vec<LaddrPoolInfo>, ApiError> {
+        let mut out: Vec<LaddrPoolInfo> = self
+            .gather(WorkerMsg::GetLaddrPools)?
+            .into_iter()
+            .flat_map(|(lcore, pools)| {
+                pools.into_iter().map(move |(a, free, used)| LaddrPoolInfo {
+                    addr: IpAddr::V4(a),
+                    lcore,
+                    free_ports: free,
+                    used_ports: used,
+                })
+            })
+            .collect();
+        out.sort_by_key(|p| (p.addr, p.lcore));
+        Ok(out)
+    }
+
+    /// Apply the requests of a batch in order; publish once if any was applied.
+    fn batch(&mut self, reqs: &[Request]) -> Reply {
+        let mut results = Vec::with_capacity(reqs.len());
+        let (mut changed, mut garp) = (false, false);
+        for r in reqs {
+            let res = match r {
+                Request::Batch(_) => Err(ApiError::Invalid("a batch inside a batch".into())),
+                Request::Zero(k) => self.rules.apply(r).map(|()| {
+                    self.estimators.zero(&self.snap, k.as_ref());
+                }),
+                _ => self.rules.apply(r).map(|()| {
+                    changed = true;
+                    garp |= matches!(r, Request::AddService(_) | Request::AddLaddr(..));
+                }),
+            };
+            results.push(res);
+        }
+        if changed {
+            self.publish()?;
+        }
+        if garp {
+            self.send_garp();
+        }
+        Ok(Response::Batch(results))
+    }
+
     /// Answer one request.
     pub fn handle(&mut self, req: &Request) -> Reply {
         match req {
@@ -106,40 +428,34 @@ impl ControlLoop {
                 self.estimators.zero(&self.snap, k.as_ref());
                 Ok(Response::Ok)
             }
-            Request::GetConns => {
-                let (tx, rx) = crossbeam_channel::bounded(self.workers.len());
-                for w in &self.workers {
-                    w.send(WorkerMsg::GetConns(tx.clone()))
-                        .map_err(|_| ApiError::Internal("a worker has stopped".into()))?;
-                }
-                let mut all = Vec::new();
-                for _ in 0..self.workers.len() {
-                    let mut c = rx
-                        .recv_timeout(WORKER_DEADLINE)
-                        .map_err(|_| ApiError::Internal("a worker did not answer".into()))?;
-                    all.append(&mut c);
-                }
-                Ok(Response::Conns(all))
+            Request::GetConns => Ok(Response::Conns(self.all_conns()?)),
+            Request::GetConnsPage { cursor, max } => {
+                let max = usize::try_from(*max)
+                    .unwrap_or(usize::MAX)
+                    .clamp(1, CONNS_PAGE_MAX);
+                let (conns, next) = self.conns_from(*cursor, max, PAGES_PER_REQUEST)?;
+                Ok(Response::ConnsPage { conns, next })
             }
             Request::GetDataplaneStats => {
-                let (tx, rx) = crossbeam_channel::bounded(self.workers.len());
-                for w in &self.workers {
-                    w.send(WorkerMsg::GetStats(tx.clone()))
-                        .map_err(|_| ApiError::Internal("a worker has stopped".into()))?;
-                }
-                let mut lcores = Vec::new();
-                for _ in 0..self.workers.len() {
-                    lcores.push(
-                        rx.recv_timeout(WORKER_DEADLINE)
-                            .map_err(|_| ApiError::Internal("a worker did not answer".into()))?,
-                    );
-                }
+                let mut lcores = self.gather(WorkerMsg::GetStats)?;
                 lcores.sort_by_key(|l| l.lcore);
-                Ok(Response::DataplaneStats(DataplaneStats {
-                    lcores,
-                    ports: (self.port_stats)(),
-                }))
+                let mut ports = Vec::new();
+                for (i, p) in self.ports.iter().enumerate() {
+                    for c in (self.port_state)(i).counters {
+                        ports.push(Counter {
+                            name: format!("{}(port{i}).{}", p.name, c.name),
+                            value: c.value,
+                        });
+                    }
+                }
+                Ok(Response::DataplaneStats(DataplaneStats { lcores, ports }))
             }
+            Request::GetPorts => Ok(Response::Ports(self.ports_info()?)),
+            Request::GetAddrs => Ok(Response::Addrs(self.addrs_info())),
+            Request::GetRoutes => Ok(Response::Routes(self.routes_info())),
+            Request::GetNeighbours => Ok(Response::Neighbours(self.neighbours_info()?)),
+            Request::GetLaddrPools => Ok(Response::LaddrPools(self.laddr_pools_info()?)),
+            Request::Batch(reqs) => self.batch(reqs),
             _ => {
                 self.rules.apply(req)?;
                 self.publish()?;

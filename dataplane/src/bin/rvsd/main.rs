@@ -13,7 +13,7 @@ mod dpdk_io;
 
 use anyhow::{bail, Context};
 use clap::Parser;
-use control_loop::ControlLoop;
+use control_loop::{ControlLoop, PortDesc, PortState};
 use rvs_control::ipvsadm::{self, Command};
 use rvs_control::proto::{Counter, Request};
 use rvs_dataplane::worker::{handoff_mesh, PortConf, RouteConf, Worker, WorkerConf, WorkerMsg};
@@ -178,14 +178,16 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         tracing::info!(lcore = lcore_id, index, "worker started");
     }
 
-    let devs: Vec<_> = ports.iter().map(|p| (p.dev.clone(), p.dev.id())).collect();
-    let names: Vec<String> = cfg.ports.iter().map(|p| p.name.clone()).collect();
-    let port_stats = Box::new(move || {
-        let mut out = Vec::new();
-        for ((dev, id), name) in devs.iter().zip(&names) {
-            if let Ok(s) = dev.stats() {
-                let base = format!("{name}(port{id})");
-                for (k, v) in [
+    let devs: Vec<_> = ports.iter().map(|p| p.dev.clone()).collect();
+    let port_state: control_loop::PortStateFn = Box::new(move |i| {
+        let Some(dev) = devs.get(i) else {
+            return PortState::default();
+        };
+        let (link_up, speed_mbps) = dev.link().map_or((false, 0), |l| (l.up, l.speed_mbps));
+        let counters = dev.stats().map_or_else(
+            |_| Vec::new(),
+            |s| {
+                [
                     ("rx_packets", s.ipackets),
                     ("tx_packets", s.opackets),
                     ("rx_bytes", s.ibytes),
@@ -194,17 +196,34 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
                     ("rx_errors", s.ierrors),
                     ("tx_errors", s.oerrors),
                     ("rx_nombuf", s.rx_nombuf),
-                ] {
-                    out.push(Counter {
-                        name: format!("{base}.{k}"),
-                        value: v,
-                    });
-                }
-            }
+                ]
+                .into_iter()
+                .map(|(k, v)| Counter {
+                    name: k.to_string(),
+                    value: v,
+                })
+                .collect()
+            },
+        );
+        PortState {
+            link_up,
+            speed_mbps,
+            counters,
         }
-        out
     });
-    let mut control = ControlLoop::new(worker_tx, port_stats);
+    let port_descs: Vec<PortDesc> = cfg
+        .ports
+        .iter()
+        .zip(&port_confs)
+        .map(|(p, pc)| PortDesc {
+            name: p.name.clone(),
+            device: p.device.clone(),
+            mac: pc.mac,
+            mtu: pc.mtu,
+            addrs: pc.addrs.clone(),
+        })
+        .collect();
+    let mut control = ControlLoop::new(worker_tx, port_descs, routes, port_state);
     let result = serve(&mut control, &startup, &socket_path);
     STOP.store(true, Ordering::SeqCst);
     drop(control);
