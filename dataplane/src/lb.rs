@@ -6,8 +6,12 @@
 //! - A packet that matches a session (either direction) replays its transform: NAT or FULLNAT rewrite,
 //!   TCP state transition (INPUT table for client -> server, OUTPUT for replies), expiry refresh to
 //!   `now + timeout(state)`, dest and service counters.
-//! - A packet with no session to a service `(proto, VIP, port)` starts one: TCP must be a SYN (else
-//!   `NoSession`), the scheduler picks a dest (`NoDest` when none is available), FULLNAT takes a local
+//! - Hostile input is refused before anything is created: TCP flag combinations no endpoint sends
+//!   (conntrack's table: SYN+FIN, SYN+RST, no flags...) are `TcpBadFlags` whatever the flow; the
+//!   TCP/UDP checksum of every packet of a session or to a service is verified (`TcpBadChecksum`,
+//!   `UdpBadChecksum`), so a corrupt segment neither opens a session nor reaches a real server.
+//! - A packet with no session to a service `(proto, VIP, port)` starts one: TCP must be a plain SYN
+//!   (no ACK; else `NoSession`), the scheduler picks a dest (`NoDest` when none is available), FULLNAT takes a local
 //!   `(laddr, lport)` from this worker's slice (`NoLocalPort`), the session is inserted
 //!   (`SessionTableFull`), counted on the dest (inactive until `ESTABLISHED`), and replayed.
 //! - Anything else is [`LbVerdict::Pass`]: the pipeline handles it (ICMP echo to a local address, or
@@ -138,6 +142,9 @@ fn parse(ip: &[u8]) -> Result<Option<Pkt>, DropReason> {
     }
     let (sport, dport, flags) = if proto == PROTO_TCP {
         let t = TcpPacket::new_checked(pkt.payload()).map_err(|_| DropReason::TcpMalformed)?;
+        if !tcp_state::flags_valid(t.flags()) {
+            return Err(DropReason::TcpBadFlags);
+        }
         (t.src_port(), t.dst_port(), TcpFlags::from_byte(t.flags()))
     } else {
         let u = UdpPacket::new_checked(pkt.payload()).map_err(|_| DropReason::UdpMalformed)?;
@@ -153,6 +160,26 @@ fn parse(ip: &[u8]) -> Result<Option<Pkt>, DropReason> {
         len: pkt.total_len() as u16,
         flags,
     }))
+}
+
+/// Verify the TCP or UDP checksum of `ip` (a packet [`parse`] accepted). A UDP checksum of zero means
+/// none and passes.
+fn verify_l4(ip: &[u8]) -> Result<(), DropReason> {
+    let pkt = Ipv4Packet::new_checked(ip).map_err(|_| DropReason::Ipv4Malformed)?;
+    let (src, dst) = (pkt.src(), pkt.dst());
+    if pkt.protocol() == PROTO_TCP {
+        match TcpPacket::new_checked(pkt.payload()) {
+            Ok(t) if t.verify_checksum_v4(src, dst) => Ok(()),
+            Ok(_) => Err(DropReason::TcpBadChecksum),
+            Err(_) => Err(DropReason::TcpMalformed),
+        }
+    } else {
+        match UdpPacket::new_checked(pkt.payload()) {
+            Ok(u) if u.verify_checksum_v4(src, dst) => Ok(()),
+            Ok(_) => Err(DropReason::UdpBadChecksum),
+            Err(_) => Err(DropReason::UdpMalformed),
+        }
+    }
 }
 
 /// One worker lcore's load-balancing state.
@@ -291,13 +318,20 @@ impl LbCtx {
         }
         let key = FlowKey::v4(p.proto, p.src, p.sport, p.dst, p.dport);
         if let Some((id, dir)) = self.sessions.lookup(&key) {
+            if let Err(r) = verify_l4(ip) {
+                return LbVerdict::Drop(r);
+            }
             return self.replay(id, dir, &p, ip, now_ms);
         }
         let Some((si, svc)) = self.snap.lookup(p.proto, p.dst, p.dport) else {
             return LbVerdict::Pass;
         };
-        if p.proto == PROTO_TCP && (!p.flags.syn || p.flags.rst) {
+        // Only a plain SYN opens a TCP session (SYN+ACK, a lone ACK... have no session here).
+        if p.proto == PROTO_TCP && (!p.flags.syn || p.flags.ack) {
             return LbVerdict::Drop(DropReason::NoSession);
+        }
+        if let Err(r) = verify_l4(ip) {
+            return LbVerdict::Drop(r);
         }
         if p.ttl <= 1 {
             return LbVerdict::Drop(DropReason::Ipv4TtlExpired);
@@ -1079,7 +1113,7 @@ mod tests {
         let mut p = tcp(C, V, SYN | RST, 1, 0, &[]);
         assert_eq!(
             c2.process(&mut p, 0),
-            LbVerdict::Drop(DropReason::NoSession)
+            LbVerdict::Drop(DropReason::TcpBadFlags)
         );
 
         // Worker 0 of 64000 owns one local port (64000): the second FULLNAT flow has none.
@@ -1102,6 +1136,77 @@ mod tests {
             c.process(&mut p, 0),
             LbVerdict::Drop(DropReason::TcpMalformed)
         );
+    }
+
+    /// Crafted segments never open a session nor reach a real server: bad flags, bad checksums,
+    /// SYN+ACK without a session. A valid SYN afterwards still works; a bad checksum on an
+    /// established session is dropped too, and the session survives.
+    #[test]
+    fn hostile_segments_open_nothing() {
+        let r = rules(Protocol::Tcp, "rr", &[(R1, FwdMethod::Masq, 1)]);
+        let mut c = ctx(&r, 0, 1, 16);
+        let cases: [(u8, DropReason); 6] = [
+            (SYN | FIN, DropReason::TcpBadFlags),
+            (SYN | RST, DropReason::TcpBadFlags),
+            (0, DropReason::TcpBadFlags),
+            (FIN | PSH | 0x20, DropReason::TcpBadFlags),
+            (FIN, DropReason::TcpBadFlags),
+            (SYN | ACK, DropReason::NoSession),
+        ];
+        for (flags, why) in cases {
+            let mut p = tcp(C, V, flags, 1, 0, &[]);
+            let orig = p.clone();
+            assert_eq!(c.process(&mut p, 0), LbVerdict::Drop(why), "{flags:#04x}");
+            assert_eq!(p, orig);
+        }
+        // A SYN with a wrong checksum (last byte of the TCP checksum flipped).
+        let mut p = tcp(C, V, SYN, 1, 0, b"x");
+        let n = p.len();
+        p[20 + 17] ^= 0x01;
+        let _ = n;
+        assert_eq!(
+            c.process(&mut p, 0),
+            LbVerdict::Drop(DropReason::TcpBadChecksum)
+        );
+        assert_eq!(c.sessions_live(), 0);
+        assert_eq!(c.counter("sessions_created"), Some(0));
+        assert_eq!(listing(&r).stats.conns, 0);
+        // The valid SYN opens the session; a corrupt segment of it is dropped, the session lives on.
+        fwd(
+            &mut c,
+            0,
+            tcp(C, V, SYN, 1, 0, &[]),
+            tcp(C, R1, SYN, 1, 0, &[]),
+        );
+        let mut p = tcp(C, V, ACK, 2, 1, b"data");
+        p[20 + 16] ^= 0x80;
+        assert_eq!(
+            c.process(&mut p, 0),
+            LbVerdict::Drop(DropReason::TcpBadChecksum)
+        );
+        assert_eq!(c.sessions_live(), 1);
+        assert_eq!(c.counter("lb_packets_in"), Some(1));
+        fwd(
+            &mut c,
+            0,
+            tcp(C, V, ACK, 2, 1, b"data"),
+            tcp(C, R1, ACK, 2, 1, b"data"),
+        );
+        // UDP: a wrong checksum is dropped, a zero checksum (none) is accepted.
+        let r = rules(Protocol::Udp, "rr", &[(R1, FwdMethod::Masq, 1)]);
+        let mut c = ctx(&r, 0, 1, 16);
+        let mut p = testpkt::udp(C, V, 64, b"query");
+        p[20 + 7] ^= 0x01;
+        assert_eq!(
+            c.process(&mut p, 0),
+            LbVerdict::Drop(DropReason::UdpBadChecksum)
+        );
+        assert_eq!(c.sessions_live(), 0);
+        let mut p = testpkt::udp(C, V, 64, b"query");
+        p[20 + 6] = 0;
+        p[20 + 7] = 0;
+        assert_eq!(c.process(&mut p, 0), FWD);
+        assert_eq!(c.sessions_live(), 1);
     }
 
     #[test]

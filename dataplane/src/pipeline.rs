@@ -124,6 +124,31 @@ impl<B> Pipeline<B> {
             .any(|p| p.addrs.iter().any(|(a, _)| *a == ip))
     }
 
+    /// True when `ip` is inside a subnet of port `port` (a neighbour may live there).
+    pub fn on_link(&self, port: u16, ip: Ipv4Addr) -> bool {
+        self.ports
+            .get(usize::from(port))
+            .is_some_and(|p| p.addrs.iter().any(|(a, l)| in_subnet(ip, *a, *l)))
+    }
+
+    /// True when no host may send from `src` (the kernel's martian sources, plus ours): 0.0.0.0/8,
+    /// 127.0.0.0/8, multicast, 255.255.255.255, the broadcast address of a connected subnet (prefix
+    /// shorter than /31), or one of our own addresses (port address, VIP, local address: a spoofed
+    /// "land" packet).
+    pub fn is_martian_source(&self, src: Ipv4Addr) -> bool {
+        let o = src.octets();
+        if o[0] == 0 || o[0] == 127 || src.is_multicast() || src.is_broadcast() {
+            return true;
+        }
+        let directed_broadcast = self.ports.iter().any(|p| {
+            p.addrs.iter().any(|(a, l)| {
+                let host = u32::MAX.checked_shr(u32::from(*l)).unwrap_or(0);
+                *l < 31 && in_subnet(src, *a, *l) && u32::from(src) & host == host
+            })
+        });
+        directed_broadcast || self.is_any_port_addr(src) || self.lb.snapshot().is_local(src)
+    }
+
     /// The source address for ARP requests towards `target` on `port`: the port address whose subnet
     /// holds it, else the port's first address.
     pub fn arp_source(&self, port: u16, target: Ipv4Addr) -> Option<Ipv4Addr> {
@@ -175,8 +200,15 @@ impl<B> Pipeline<B> {
         if dst != port.mac && !ethernet::is_multicast(dst) {
             return Verdict::Drop(DropReason::NotForUs);
         }
+        if ethernet::is_multicast(eth.src()) {
+            return Verdict::Drop(DropReason::EthBadSource);
+        }
+        if frame.len() > ethernet::HEADER_LEN + usize::from(port.mtu) {
+            return Verdict::Drop(DropReason::EthOversized);
+        }
         match eth.ethertype() {
             ethertype::ARP => self.arp(in_port, frame, now_ms),
+            ethertype::IPV4 if dst != port.mac => Verdict::Drop(DropReason::Ipv4NotUnicast),
             ethertype::IPV4 => self.ipv4(frame, now_ms, false),
             _ => Verdict::Drop(DropReason::EthUnsupported),
         }
@@ -201,15 +233,20 @@ impl<B> Pipeline<B> {
         if op != arp::op::REQUEST && op != arp::op::REPLY {
             return Verdict::Drop(DropReason::ArpMalformed);
         }
+        if ethernet::is_multicast(sha) || sha == [0; 6] || spa.is_broadcast() || spa.is_multicast()
+        {
+            return Verdict::Drop(DropReason::ArpBadSender);
+        }
+        if self.is_any_port_addr(spa) || self.lb.snapshot().is_local(spa) {
+            return Verdict::Drop(DropReason::ArpAddressConflict);
+        }
+        // 0.0.0.0: an RFC 5227 probe, answered but never learnt.
+        let probe = spa.is_unspecified();
+        if !probe && !self.on_link(in_port, spa) {
+            return Verdict::Drop(DropReason::ArpWrongSubnet);
+        }
         let ours = self.is_port_addr(in_port, tpa) || self.lb.snapshot().is_local(tpa);
-        let sender_ok = !ethernet::is_multicast(sha)
-            && sha != [0; 6]
-            && !spa.is_unspecified()
-            && !spa.is_broadcast()
-            && !spa.is_multicast()
-            && !self.is_any_port_addr(spa)
-            && !self.lb.snapshot().is_local(spa);
-        if sender_ok
+        if !probe
             && self.learn(in_port, spa, sha, now_ms, ours)
             && self.updates.len() < self.updates.capacity()
         {
@@ -234,12 +271,18 @@ impl<B> Pipeline<B> {
 
     fn ipv4(&mut self, frame: &mut [u8], now_ms: u64, handed_off: bool) -> Verdict {
         let (hdr, rest) = frame.split_at_mut(ethernet::HEADER_LEN);
-        let (dst, proto, total) = match Ipv4Packet::new_checked(&*rest) {
+        let (src, dst, proto, total) = match Ipv4Packet::new_checked(&*rest) {
             Ok(p) if !p.verify_checksum() => return Verdict::Drop(DropReason::Ipv4BadChecksum),
             Ok(p) if p.is_fragment() => return Verdict::Drop(DropReason::Ipv4Fragment),
-            Ok(p) => (p.dst(), p.protocol(), p.total_len()),
+            Ok(p) if p.header_len() > ipv4::HEADER_LEN => {
+                return Verdict::Drop(DropReason::Ipv4Options)
+            }
+            Ok(p) => (p.src(), p.dst(), p.protocol(), p.total_len()),
             Err(_) => return Verdict::Drop(DropReason::Ipv4Malformed),
         };
+        if self.is_martian_source(src) {
+            return Verdict::Drop(DropReason::Ipv4BadSource);
+        }
         let ip = &mut rest[..total];
         if self.is_any_port_addr(dst) {
             return if proto == ipv4::PROTO_ICMP {

@@ -58,11 +58,35 @@ pub enum DropReason {
     TunnelTooBig,
     /// Not enough headroom in the buffer for the encapsulation header.
     NoHeadroom,
+    /// Frame longer than the receiving port's MTU plus the Ethernet header.
+    EthOversized,
+    /// Ethernet source MAC is multicast or broadcast.
+    EthBadSource,
+    /// IPv4 header with options (IHL > 5): not load balanced, not answered (as katran).
+    Ipv4Options,
+    /// Martian IPv4 source: 0.0.0.0/8, 127.0.0.0/8, multicast, limited broadcast, a connected
+    /// subnet's broadcast address, or one of our own addresses (port address, VIP, local address).
+    Ipv4BadSource,
+    /// IPv4 unicast packet in a frame not addressed to the port's own MAC (broadcast/multicast).
+    Ipv4NotUnicast,
+    /// TCP flag combination no endpoint sends (SYN+FIN, SYN+RST, no flags, FIN/PSH/URG without
+    /// ACK...), per the netfilter conntrack table.
+    TcpBadFlags,
+    /// TCP checksum wrong.
+    TcpBadChecksum,
+    /// UDP checksum wrong (a zero checksum means none and is accepted).
+    UdpBadChecksum,
+    /// ARP sender MAC multicast/broadcast/zero, or sender address broadcast/multicast.
+    ArpBadSender,
+    /// ARP whose sender claims one of our addresses (port address, VIP, local address): never learnt.
+    ArpAddressConflict,
+    /// ARP whose sender address is outside every subnet of the receiving port: never learnt.
+    ArpWrongSubnet,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 25] = [
+    pub const ALL: [DropReason; 36] = [
         DropReason::EthTruncated,
         DropReason::EthUnsupported,
         DropReason::ArpMalformed,
@@ -88,6 +112,17 @@ impl DropReason {
         DropReason::IcmpNoSession,
         DropReason::TunnelTooBig,
         DropReason::NoHeadroom,
+        DropReason::EthOversized,
+        DropReason::EthBadSource,
+        DropReason::Ipv4Options,
+        DropReason::Ipv4BadSource,
+        DropReason::Ipv4NotUnicast,
+        DropReason::TcpBadFlags,
+        DropReason::TcpBadChecksum,
+        DropReason::UdpBadChecksum,
+        DropReason::ArpBadSender,
+        DropReason::ArpAddressConflict,
+        DropReason::ArpWrongSubnet,
     ];
 
     /// The counter's stable name.
@@ -118,6 +153,17 @@ impl DropReason {
             DropReason::IcmpNoSession => "icmp_no_session",
             DropReason::TunnelTooBig => "tunnel_too_big",
             DropReason::NoHeadroom => "no_headroom",
+            DropReason::EthOversized => "eth_oversized",
+            DropReason::EthBadSource => "eth_bad_source",
+            DropReason::Ipv4Options => "ipv4_options",
+            DropReason::Ipv4BadSource => "ipv4_bad_source",
+            DropReason::Ipv4NotUnicast => "ipv4_not_unicast",
+            DropReason::TcpBadFlags => "tcp_bad_flags",
+            DropReason::TcpBadChecksum => "tcp_bad_checksum",
+            DropReason::UdpBadChecksum => "udp_bad_checksum",
+            DropReason::ArpBadSender => "arp_bad_sender",
+            DropReason::ArpAddressConflict => "arp_address_conflict",
+            DropReason::ArpWrongSubnet => "arp_wrong_subnet",
         }
     }
 }

@@ -148,6 +148,22 @@ impl TcpFlags {
     }
 }
 
+/// True when the TCP flags byte `b` is a combination some endpoint sends: netfilter conntrack's
+/// `tcp_valid_flags` table (SYN, SYN+URG, SYN+ACK, RST, RST+ACK, FIN+ACK, FIN+ACK+URG, ACK, ACK+URG),
+/// ignoring PSH, ECE and CWR. Everything else (SYN+FIN, SYN+RST, no flags, FIN or URG without ACK,
+/// "Christmas tree" segments...) is only ever crafted: scans, fingerprinting, state-table abuse.
+pub fn flags_valid(b: u8) -> bool {
+    const FIN: u8 = 0x01;
+    const SYN: u8 = 0x02;
+    const RST: u8 = 0x04;
+    const ACK: u8 = 0x10;
+    const URG: u8 = 0x20;
+    matches!(
+        b & (FIN | SYN | RST | ACK | URG),
+        SYN | 0x22 | 0x12 | RST | 0x14 | 0x11 | 0x31 | ACK | 0x30
+    )
+}
+
 /// The next TCP state from `cur` for a segment with `flags` travelling `dir` (kernel `set_tcp_state`).
 /// An out-of-range current state, or a segment with none of RST/SYN/FIN/ACK, gives `CLOSE`.
 pub fn next_state(cur: u8, dir: TcpDir, flags: TcpFlags) -> u8 {
@@ -173,6 +189,23 @@ pub fn next_state(cur: u8, dir: TcpDir, flags: TcpFlags) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn flags_valid_follows_the_conntrack_table() {
+        // FIN 01 SYN 02 RST 04 PSH 08 ACK 10 URG 20 ECE 40 CWR 80.
+        let valid: Vec<u8> = (0..=255u8).filter(|b| flags_valid(*b)).collect();
+        for b in [0x02, 0x22, 0x12, 0x04, 0x14, 0x11, 0x31, 0x10, 0x30] {
+            for extra in [0x00, 0x08, 0x40, 0x80, 0xc8] {
+                assert!(valid.contains(&(b | extra)), "{:#04x}", b | extra);
+            }
+        }
+        assert_eq!(valid.len(), 9 * 8, "only the table, times PSH/ECE/CWR");
+        for bad in [
+            0x03, 0x06, 0x00, 0x01, 0x29, 0x08, 0x20, 0x07, 0x3f, 0x16, 0x13,
+        ] {
+            assert!(!flags_valid(bad), "{bad:#04x}");
+        }
+    }
 
     const SYN: TcpFlags = TcpFlags {
         syn: true,
