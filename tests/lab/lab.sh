@@ -22,7 +22,10 @@
 # Environment: RVS_PREFIX (default rv<pid>-; at most 12 characters: tap names must fit in 15), RVS_RUN_DIR
 # (default /tmp/rvs-lab.<prefix>), RVS_BIN_DIR (directory with rvsd and rvsadm; default
 # ${CARGO_TARGET_DIR:-<repo>/target}/release), RVS_LAB_KEEP=1 (lab_down leaves the run dir for inspection),
-# RVS_LAB_NO_TRAP=1 (lab_init installs no trap: the lab outlives the shell, as for `make demo`).
+# RVS_LAB_NO_TRAP=1 (lab_init installs no trap: the lab outlives the shell, as for `make demo`),
+# RVS_LAB_EXTRA_CONF (TOML text appended to the generated rvsd config, e.g. an extra [[port]] or [[route]]).
+# Scripts that add namespaces of their own register them with lab_add_netns NAME: lab_down kills what runs in them
+# and deletes them like the lab's own.
 # Every wait is bounded; every process started here is recorded in the run dir and killed by pid.
 
 RVS_LAB_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -135,6 +138,9 @@ name = "rs2"
 device = "net_tap2,iface=$RVS_TAP_RS2"
 address = ["10.10.2.1/24"]
 EOF
+    if [[ -n "${RVS_LAB_EXTRA_CONF:-}" ]]; then
+        printf '\n# RVS_LAB_EXTRA_CONF\n%s\n' "$RVS_LAB_EXTRA_CONF" >>"$RVS_CONF"
+    fi
 }
 
 # Wait until CMD succeeds: lab_wait SECONDS WHAT CMD... (polls every 0.2 s).
@@ -174,6 +180,13 @@ lab_start_rvsd() {
     lab_log "rvsd did not create its socket and taps in 60 s; log:"
     tail -n 30 "$RVS_RUN_DIR/rvsd.log" >&2 || true
     return 1
+}
+
+# Register a namespace created outside the lab (its name must start with the prefix) for lab_down.
+lab_add_netns() { # lab_add_netns NAME
+    [[ "$1" == "$RVS_PREFIX"* ]] || lab_die "namespace '$1' does not start with '$RVS_PREFIX'" || return
+    mkdir -p "$RVS_RUN_DIR"
+    echo "$1" >>"$RVS_RUN_DIR/netns.extra"
 }
 
 # Create a namespace and move a tap into it: lab_plumb NS TAP ADDR/LEN MAC
@@ -343,15 +356,20 @@ lab_kill_pidfile() {
 # Tear everything down. Idempotent; never fails.
 lab_down() {
     [[ -n "${RVS_PREFIX:-}" && -n "${RVS_RUN_DIR:-}" ]] || return 0
-    local ns pid tap
+    local ns pid tap extra=()
     if [[ -d "$RVS_RUN_DIR" ]]; then
+        if [[ -f "$RVS_RUN_DIR/netns.extra" ]]; then
+            while read -r ns; do
+                if [[ -n "$ns" && "$ns" == "$RVS_PREFIX"* ]]; then extra+=("$ns"); fi
+            done <"$RVS_RUN_DIR/netns.extra"
+        fi
         lab_kill_pidfile "$RVS_RUN_DIR/rvsd.pid" 10
         lab_kill_pidfile "$RVS_RUN_DIR/nginx-rs1/nginx.pid" 5
         lab_kill_pidfile "$RVS_RUN_DIR/nginx-rs2/nginx.pid" 5
         lab_kill_pidfile "$RVS_RUN_DIR/socat-rs1.pid" 2
         lab_kill_pidfile "$RVS_RUN_DIR/socat-rs2.pid" 2
     fi
-    for ns in "${RVS_PREFIX}client" "${RVS_PREFIX}rs1" "${RVS_PREFIX}rs2"; do
+    for ns in "${RVS_PREFIX}client" "${RVS_PREFIX}rs1" "${RVS_PREFIX}rs2" ${extra[@]+"${extra[@]}"}; do
         if [[ -e "/run/netns/$ns" ]]; then
             # Anything still running in our own namespaces (nginx workers, socat children) was started by us.
             for pid in $(ip netns pids "$ns" 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
