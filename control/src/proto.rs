@@ -183,6 +183,16 @@ pub enum Request {
     GetNeighbours,
     /// FULLNAT local-address pools: free ports per local address and lcore.
     GetLaddrPools,
+    /// `-L`/`-S` of every service in bounded pages (answered by [`Response::ServicesPage`]): whole
+    /// services from index `start` (insertion order) until `max_entries` lines (a service and each of
+    /// its dests count one) are reached; at least one service per page. Keeps every answer far below
+    /// the frame limit whatever the table size.
+    GetServicesPage {
+        /// Index of the first service (0 for the first page).
+        start: u32,
+        /// Most service + dest entries wanted in this page.
+        max_entries: u32,
+    },
     /// Several mutating requests applied in order and published to the workers once (what `rvsadm
     /// -R` sends). A refused request changes nothing and the others still apply (ipvsadm's restore
     /// semantics); the answer ([`Response::Batch`]) has one result per request, in order.
@@ -455,6 +465,13 @@ pub enum Response {
     Neighbours(Vec<NeighInfo>),
     /// Local-address port pools (answer to `GetLaddrPools`).
     LaddrPools(Vec<LaddrPoolInfo>),
+    /// One page of services (answer to `GetServicesPage`); `next` is `None` after the last page.
+    ServicesPage {
+        /// The services of this page, with their dests.
+        services: Vec<ServiceInfo>,
+        /// The `start` of the next page.
+        next: Option<u32>,
+    },
     /// One result per request of a `Batch`, in order.
     Batch(Vec<Result<(), ApiError>>),
 }

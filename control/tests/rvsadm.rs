@@ -96,6 +96,14 @@ impl Table {
                 Ok(Response::Ok)
             }
             Request::GetServices(None) => Ok(Response::Services(self.services.clone())),
+            // One service per page, to exercise the paging.
+            Request::GetServicesPage { start, .. } => {
+                let i = start as usize;
+                Ok(Response::ServicesPage {
+                    services: self.services.get(i).cloned().into_iter().collect(),
+                    next: (i + 1 < self.services.len()).then_some(start + 1),
+                })
+            }
             Request::GetServices(Some(k)) => match self.find(&k) {
                 Some(s) => Ok(Response::Services(vec![s.clone()])),
                 None => Err(ApiError::NoSuchService),

@@ -310,6 +310,7 @@ impl Rules {
             | Request::GetRoutes
             | Request::GetNeighbours
             | Request::GetLaddrPools
+            | Request::GetServicesPage { .. }
             | Request::Batch(_) => {
                 return Err(ApiError::Invalid("not a rule change".into()));
             }
@@ -352,6 +353,28 @@ impl Rules {
                 conns: self.laddr_conns.get(a).map_or(0, |c| c.load(Relaxed)),
             });
         }
+    }
+
+    /// Whole services from index `start` (insertion order) until `max_entries` entries (a service and
+    /// each of its dests count one) are reached, at least one; and the index of the next page (`None`
+    /// after the last). Counters are live; rates are left 0 (the caller fills them).
+    pub fn services_page(
+        &self,
+        start: usize,
+        max_entries: usize,
+    ) -> (Vec<ServiceInfo>, Option<usize>) {
+        let mut out = Vec::new();
+        let mut entries = 0;
+        let mut i = start;
+        while let Some(s) = self.services.get(i) {
+            if !out.is_empty() && entries + 1 + s.dests.len() > max_entries {
+                break;
+            }
+            entries += 1 + s.dests.len();
+            out.push(self.info(s));
+            i += 1;
+        }
+        (out, (i < self.services.len()).then_some(i))
     }
 
     /// The current timeouts (`-L --timeout`).
@@ -805,5 +828,43 @@ mod tests {
             r.apply(&Request::GetTimeouts),
             Err(ApiError::Invalid("not a rule change".into()))
         );
+    }
+
+    /// Pages hold whole services up to the entry budget (at least one service), in insertion order,
+    /// and together equal the full listing.
+    #[test]
+    fn services_pages_cover_the_listing() {
+        let mut r = Rules::new();
+        for (port, n_dests) in [(80, 3u8), (81, 0), (82, 5), (83, 1)] {
+            r.apply(&Request::AddService(svc(port, "rr"))).unwrap();
+            for d in 0..n_dests {
+                r.apply(&Request::AddDest(
+                    key(port),
+                    dest(&format!("10.1.0.{}", d + 1), port, FwdMethod::Masq, 1),
+                ))
+                .unwrap();
+            }
+        }
+        let all = match r.query(&Request::GetServices(None)).unwrap() {
+            Response::Services(v) => v,
+            other => panic!("{other:?}"),
+        };
+        let ports = |v: &[ServiceInfo]| v.iter().map(|s| s.spec.key.port).collect::<Vec<_>>();
+        // Budget 5: [80 (4 entries), 81 (1)] then [82 (6, alone: at least one)] then [83 (2)].
+        let (p, next) = r.services_page(0, 5);
+        assert_eq!((ports(&p), next), (vec![80, 81], Some(2)));
+        let (p, next) = r.services_page(2, 5);
+        assert_eq!((ports(&p), next), (vec![82], Some(3)));
+        let (p, next) = r.services_page(3, 5);
+        assert_eq!((ports(&p), next), (vec![83], None));
+        assert_eq!(r.services_page(4, 5), (vec![], None));
+        let mut joined = Vec::new();
+        let mut start = Some(0);
+        while let Some(i) = start {
+            let (mut p, next) = r.services_page(i, 3);
+            joined.append(&mut p);
+            start = next;
+        }
+        assert_eq!(joined, all);
     }
 }

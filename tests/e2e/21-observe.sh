@@ -110,3 +110,20 @@ awk 'NR > 1 && $3 + $4 != 32256 { bad = 1 } END { exit bad }' <<<"$pools" || fai
 used=$(awk 'NR > 1 { s += $4 } END { print s }' <<<"$pools")
 assert_eq 1 "$used" "local ports in use after one FULLNAT curl"
 ok "--show-laddr-pools: 2 addresses x 2 lcores, $used port(s) in use"
+
+# -R through rvsd: consecutive rule lines travel as one batch; a refused line in the middle is reported and the
+# others still apply; the status is the last line's.
+lab_rvsadm -C
+set +e
+err=$(printf '%s\n' "-A -u $RVS_VIP:7000 -s rr" "-A -u $RVS_VIP:7000 -s wlc" "-a -u $RVS_VIP:7000 -r $RVS_RS1_IP:7000 -m" \
+    "-a -u $RVS_VIP:7001 -r $RVS_RS1_IP:7000 -m" "-A -u $RVS_VIP:7001" | lab_rvsadm -R 2>&1 >/dev/null)
+rc=$?
+set -e
+assert_eq 0 "$rc" "restore status (last line applied)"
+assert_text "Service already exists
+Service not defined" "$err" "restore refusals"
+expected="-A -u 10.10.0.100:7000 -s rr
+-a -u 10.10.0.100:7000 -r 10.10.1.2:7000 -m -w 1
+-A -u 10.10.0.100:7001 -s wlc"
+assert_text "$expected" "$(lab_rvsadm -S -n)" "rules after the batched restore"
+ok "-R batch: refusals reported in order, the rest applied"

@@ -76,6 +76,41 @@ pub fn fetch_conns(t: &mut dyn Transport) -> Result<Reply, ClientError> {
     )))
 }
 
+/// Service + dest entries asked per `GetServicesPage` (about 1 KB of JSON per entry at most: far
+/// below the 1 MiB frame limit).
+pub const SERVICES_PAGE_ENTRIES: u32 = 500;
+
+/// Every service, fetched page by page with `GetServicesPage`, as one `Services` answer (what `-L`
+/// and `-S` of the whole table print; a single frame could not hold a big table).
+///
+/// # Errors
+/// [`ClientError`] when the daemon cannot be reached.
+pub fn fetch_services(t: &mut dyn Transport) -> Result<Reply, ClientError> {
+    let mut all = Vec::new();
+    let mut start = 0;
+    loop {
+        match t.call(&Request::GetServicesPage {
+            start,
+            max_entries: SERVICES_PAGE_ENTRIES,
+        })? {
+            Ok(Response::ServicesPage { mut services, next }) => {
+                all.append(&mut services);
+                match next {
+                    Some(n) if n > start => start = n,
+                    Some(_) => {
+                        return Ok(Err(ApiError::Internal(
+                            "the service listing does not advance".into(),
+                        )))
+                    }
+                    None => return Ok(Ok(Response::Services(all))),
+                }
+            }
+            Ok(other) => return Ok(Ok(other)),
+            Err(e) => return Ok(Err(e)),
+        }
+    }
+}
+
 /// The message printed when the daemon cannot be reached (exit 2).
 pub fn unreachable_message(e: &ClientError) -> String {
     format!(
@@ -108,6 +143,8 @@ pub fn execute(
     };
     let reply = match if matches!(cmd, Command::ListConns { .. }) {
         fetch_conns(t)
+    } else if matches!(req, Request::GetServices(None)) {
+        fetch_services(t)
     } else {
         t.call(&req)
     } {

@@ -26,7 +26,8 @@
 //!   - `--show-neigh`: every lcore's ARP table (`ADDRESS dev PORT lladdr MAC STATE lcore N`);
 //!   - `--show-laddr-pools`: FULLNAT local-port pools, free and used ports per address and lcore.
 //! - `-Lc` fetches the sessions in bounded pages (`GetConnsPage`), so a huge table never stalls a
-//!   worker; the listing is printed once complete.
+//!   worker; `-L` and `-S` of the whole table fetch the services in pages (`GetServicesPage`), so
+//!   no answer outgrows the frame limit; each listing is printed once complete.
 //! - `-R` sends consecutive rule lines as one `Batch` (applied in order, published to the workers
 //!   once); each refused line is still reported, with ipvsadm's message, in input order.
 //! - `-S` also saves local addresses as `--add-laddr -z LIP -t VIP:PORT` lines after each service.

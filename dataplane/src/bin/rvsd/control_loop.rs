@@ -422,6 +422,17 @@ impl ControlLoop {
                 }
                 Ok(r)
             }
+            Request::GetServicesPage { start, max_entries } => {
+                let (mut services, next) = self.rules.services_page(
+                    usize::try_from(*start).unwrap_or(usize::MAX),
+                    usize::try_from(*max_entries).unwrap_or(usize::MAX),
+                );
+                self.estimators.fill(&self.snap, &mut services);
+                Ok(Response::ServicesPage {
+                    services,
+                    next: next.and_then(|n| u32::try_from(n).ok()),
+                })
+            }
             Request::GetTimeouts | Request::GetLaddrs(_) => self.rules.query(req),
             Request::Zero(k) => {
                 self.rules.apply(req)?;
