@@ -506,3 +506,148 @@ impl ControlLoop {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use rvs_control::proto::{LaddrSpec, Protocol, ServiceKey, ServiceSpec};
+
+    fn key(port: u16) -> ServiceKey {
+        ServiceKey {
+            proto: Protocol::Tcp,
+            addr: "10.10.0.100".parse().unwrap(),
+            port,
+        }
+    }
+
+    fn add(port: u16) -> Request {
+        Request::AddService(ServiceSpec {
+            key: key(port),
+            scheduler: "rr".into(),
+            persistent: None,
+            netmask_prefix: 32,
+            sched_flags: 0,
+            one_packet: false,
+        })
+    }
+
+    /// A control loop without workers (publishing needs no acknowledgement) over the lab's client
+    /// port and one static route.
+    fn control() -> ControlLoop {
+        ControlLoop::new(
+            Vec::new(),
+            vec![PortDesc {
+                name: "client".into(),
+                device: "net_null0".into(),
+                mac: [2, 0, 0, 0, 0, 0x10],
+                mtu: 1500,
+                addrs: vec![("10.10.0.1".parse().unwrap(), 24)],
+            }],
+            vec![RouteConf {
+                dest: "10.20.0.0".parse().unwrap(),
+                prefix: 16,
+                via: Some("10.10.0.254".parse().unwrap()),
+                port: 0,
+            }],
+            Box::new(|_| PortState::default()),
+        )
+    }
+
+    #[test]
+    fn batch_applies_in_order_reports_each_refusal_and_publishes_once() {
+        let mut c = control();
+        let gen0 = c.snap.generation();
+        let reply = c.handle(&Request::Batch(vec![
+            add(80),
+            add(80),
+            Request::AddLaddr(
+                key(81),
+                LaddrSpec {
+                    addr: "10.10.9.1".parse().unwrap(),
+                },
+            ),
+            add(81),
+            Request::Batch(vec![]),
+            Request::GetTimeouts,
+        ]));
+        assert_eq!(
+            reply,
+            Ok(Response::Batch(vec![
+                Ok(()),
+                Err(ApiError::ServiceExists),
+                Err(ApiError::NoSuchService),
+                Ok(()),
+                Err(ApiError::Invalid("a batch inside a batch".into())),
+                Err(ApiError::Invalid("not a rule change".into())),
+            ]))
+        );
+        // One snapshot for the whole batch, holding both services.
+        assert_eq!(c.snap.services().len(), 2);
+        assert!(c.snap.generation() > gen0);
+        match c.handle(&Request::GetServicesPage {
+            start: 0,
+            max_entries: 1,
+        }) {
+            Ok(Response::ServicesPage { services, next }) => {
+                assert_eq!(services.len(), 1);
+                assert_eq!(services[0].spec.key, key(80));
+                assert_eq!(next, Some(1));
+            }
+            other => panic!("{other:?}"),
+        }
+        // A refused-only batch publishes nothing.
+        let snap = Arc::clone(&c.snap);
+        assert_eq!(
+            c.handle(&Request::Batch(vec![add(80)])),
+            Ok(Response::Batch(vec![Err(ApiError::ServiceExists)]))
+        );
+        assert!(Arc::ptr_eq(&snap, &c.snap));
+    }
+
+    #[test]
+    fn addresses_routes_and_empty_session_pages() {
+        let mut c = control();
+        c.handle(&add(80)).unwrap();
+        let Ok(Response::Addrs(a)) = c.handle(&Request::GetAddrs) else {
+            panic!()
+        };
+        let a: Vec<String> = a
+            .iter()
+            .map(|a| format!("{}/{} {} {}", a.addr, a.prefix, a.kind, a.port))
+            .collect();
+        assert_eq!(a, ["10.10.0.1/24 port client", "10.10.0.100/32 vip client"]);
+        let Ok(Response::Routes(r)) = c.handle(&Request::GetRoutes) else {
+            panic!()
+        };
+        let r: Vec<String> = r
+            .iter()
+            .map(|r| format!("{}/{} {:?} {} {}", r.dest, r.prefix, r.via, r.port, r.kind))
+            .collect();
+        assert_eq!(
+            r,
+            [
+                "10.10.0.0/24 None client connected",
+                "10.20.0.0/16 Some(10.10.0.254) client static"
+            ]
+        );
+        assert_eq!(
+            c.handle(&Request::GetConnsPage {
+                cursor: ConnCursor::default(),
+                max: 10
+            }),
+            Ok(Response::ConnsPage {
+                conns: vec![],
+                next: None
+            })
+        );
+        assert_eq!(
+            c.handle(&Request::GetNeighbours),
+            Ok(Response::Neighbours(vec![]))
+        );
+        assert_eq!(mac_string([2, 0xab, 0, 0, 0, 0x10]), "02:ab:00:00:00:10");
+        assert_eq!(
+            network("10.10.7.9".parse().unwrap(), 20),
+            "10.10.0.0".parse::<Ipv4Addr>().unwrap()
+        );
+    }
+}
