@@ -1209,6 +1209,46 @@ mod tests {
         assert_eq!(c.sessions_live(), 1);
     }
 
+    /// Worker 0 of 32000 owns two local ports (32000, 64000): a third FULLNAT flow is refused and
+    /// counted without evicting anything, the established flows keep forwarding, and once one
+    /// expires its port serves a new flow.
+    #[test]
+    fn full_local_port_pool_refuses_then_recovers() {
+        let r = rules(Protocol::Tcp, "rr", &[(R1, FwdMethod::FullNat, 1)]);
+        let mut c = ctx(&r, 0, 32000, 16);
+        let mut ports = Vec::new();
+        for cport in [1u16, 2] {
+            let mut p = tcp((C.0, cport), V, SYN, 1, 0, &[]);
+            assert_eq!(c.process(&mut p, 0), FWD);
+            ports.push(parse_valid(&p).0 .1);
+        }
+        ports.sort_unstable();
+        assert_eq!(ports, vec![32000, 64000]);
+        // Establish flow 1 (900 s); flow 2 stays in SYN_RECV (60 s).
+        let mut p = tcp((C.0, 1), V, ACK, 2, 1, &[]);
+        assert_eq!(c.process(&mut p, 0), FWD);
+        for cport in 3..20u16 {
+            let mut p = tcp((C.0, cport), V, SYN, 1, 0, &[]);
+            let orig = p.clone();
+            assert_eq!(
+                c.process(&mut p, 10),
+                LbVerdict::Drop(DropReason::NoLocalPort)
+            );
+            assert_eq!(p, orig);
+        }
+        assert_eq!(c.sessions_live(), 2);
+        assert_eq!(c.counter("sessions_created"), Some(2));
+        // No dest count leaked by the refusals.
+        assert_eq!(conns_of(&r, 0), (1, 1));
+        let mut p = tcp((C.0, 1), V, ACK | PSH, 2, 1, b"still here");
+        assert_eq!(c.process(&mut p, 20), FWD);
+        // Flow 2 expires: its port goes to the next new flow.
+        assert_eq!(c.expire(60_000, 16), 1);
+        let mut p = tcp((C.0, 3), V, SYN, 1, 0, &[]);
+        assert_eq!(c.process(&mut p, 60_000), FWD);
+        assert_eq!(c.sessions_live(), 2);
+    }
+
     #[test]
     fn deleted_dest_drops_its_sessions_and_expires_them() {
         let mut r = rules(
