@@ -6,17 +6,10 @@
 source "$(dirname "$0")/lib.sh"
 
 # One static route in the config, to see it listed.
-eval "orig_$(declare -f lab_write_config)"
-lab_write_config() {
-    orig_lab_write_config "$@"
-    cat >>"$RVS_CONF" <<'EOF'
-
-[[route]]
+RVS_LAB_EXTRA_CONF='[[route]]
 dest = "10.20.0.0/16"
 via = "10.10.1.2"
-port = "rs1"
-EOF
-}
+port = "rs1"'
 
 # The columns of one -Lnc row re-printed with ipvsadm's format: equal to the row iff the columns are right.
 conn_row_ok() { # conn_row_ok LINE
