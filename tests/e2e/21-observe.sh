@@ -6,7 +6,7 @@
 source "$(dirname "$0")/lib.sh"
 
 # One static route in the config, to see it listed.
-RVS_LAB_EXTRA_CONF='[[route]]
+export RVS_LAB_EXTRA_CONF='[[route]]
 dest = "10.20.0.0/16"
 via = "10.10.1.2"
 port = "rs1"'
