@@ -129,6 +129,27 @@ pub struct LaddrSpec {
     pub addr: IpAddr,
 }
 
+/// What an access-control entry does with the clients it matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub enum AclAction {
+    /// Admit (once a service has any allow entry, only clients matching one are admitted).
+    Allow,
+    /// Refuse (checked first: a deny match refuses whatever the allow entries say).
+    Deny,
+}
+
+/// One access-control entry of a service: new connections from clients in `addr/prefix` are allowed
+/// or denied (`rvsadm --add-acl -t VIP:PORT --allow|--deny PREFIX`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct AclSpec {
+    /// Allow or deny.
+    pub action: AclAction,
+    /// The network (host bits beyond `prefix` must be zero).
+    pub addr: IpAddr,
+    /// Prefix length.
+    pub prefix: u8,
+}
+
 /// A request from a client.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub enum Request {
@@ -162,6 +183,13 @@ pub enum Request {
     DelLaddr(ServiceKey, LaddrSpec),
     /// `--get-laddr -t VIP:PORT` (or all services).
     GetLaddrs(Option<ServiceKey>),
+    /// `--add-acl -t VIP:PORT --allow|--deny PREFIX`: an access-control entry for new connections.
+    AddAcl(ServiceKey, AclSpec),
+    /// `--del-acl -t VIP:PORT --allow|--deny PREFIX`.
+    DelAcl(ServiceKey, AclSpec),
+    /// `--conn-limit N -t VIP:PORT`: at most N connections (active + inactive, all lcores) on the
+    /// service; new ones beyond are refused. 0 = no limit.
+    SetConnLimit(ServiceKey, u32),
     /// Dataplane statistics: per-lcore counters, drops by reason, ports (dpip-style extras).
     GetDataplaneStats,
     /// `-Lc` in bounded pages: at most `max` sessions from `cursor` on (answered by
@@ -279,6 +307,18 @@ pub struct ServiceInfo {
     pub stats: TrafficStats,
     /// Rates.
     pub rates: RateStats,
+    /// Access-control entries, in insertion order.
+    #[serde(default)]
+    pub acl: Vec<AclSpec>,
+    /// Connection limit (0 = none).
+    #[serde(default)]
+    pub conn_limit: u32,
+    /// New connections refused by the access-control entries (all lcores).
+    #[serde(default)]
+    pub acl_denied: u64,
+    /// New connections refused by the connection limit (all lcores).
+    #[serde(default)]
+    pub conn_limited: u64,
 }
 
 /// One live session as `-Lnc` lists it.
@@ -509,6 +549,12 @@ pub enum ApiError {
     /// The local address is not on the service.
     #[error("No such local address")]
     NoSuchLaddr,
+    /// The access-control entry already exists on the service.
+    #[error("ACL entry already exists")]
+    AclExists,
+    /// The access-control entry is not on the service.
+    #[error("No such ACL entry")]
+    NoSuchAcl,
     /// The daemon cannot do this (yet); the string says what.
     #[error("Operation not supported: {0}")]
     Unsupported(String),

@@ -53,6 +53,10 @@ impl Table {
                     laddrs: vec![],
                     stats: TrafficStats::default(),
                     rates: RateStats::default(),
+                    acl: vec![],
+                    conn_limit: 0,
+                    acl_denied: 0,
+                    conn_limited: 0,
                 });
                 Ok(Response::Ok)
             }
@@ -110,6 +114,28 @@ impl Table {
             },
             Request::SetTimeouts(t) => {
                 self.timeouts = Some(t);
+                Ok(Response::Ok)
+            }
+            Request::AddAcl(k, a) => {
+                let s = self.find(&k).ok_or(ApiError::NoSuchService)?;
+                if s.acl.contains(&a) {
+                    return Err(ApiError::AclExists);
+                }
+                s.acl.push(a);
+                Ok(Response::Ok)
+            }
+            Request::DelAcl(k, a) => {
+                let s = self.find(&k).ok_or(ApiError::NoSuchService)?;
+                let i = s
+                    .acl
+                    .iter()
+                    .position(|x| *x == a)
+                    .ok_or(ApiError::NoSuchAcl)?;
+                s.acl.remove(i);
+                Ok(Response::Ok)
+            }
+            Request::SetConnLimit(k, n) => {
+                self.find(&k).ok_or(ApiError::NoSuchService)?.conn_limit = n;
                 Ok(Response::Ok)
             }
             Request::GetTimeouts => Ok(Response::Timeouts(self.timeouts.unwrap_or(Timeouts {
@@ -411,4 +437,84 @@ fn restore_from_stdin() {
     let o = run_with(Some(&d.path), None, "-R", &format!("-C\n{saved}"));
     assert_eq!(o.code, 0);
     assert_eq!(run(&d, "-Sn").stdout, saved);
+}
+
+/// Access control: `--add-acl`/`--del-acl`/`--conn-limit`/`--get-acl`, their errors, and `-S` lines
+/// that `-R` restores to the same table.
+#[test]
+fn acl_commands_save_and_restore() {
+    let d = daemon("acl");
+    assert_eq!(run(&d, "-A -t 10.10.0.100:8990 -s rr").code, 0);
+    for args in [
+        "--add-acl -t 10.10.0.100:8990 --allow 10.10.0.0/24",
+        "--add-acl -t 10.10.0.100:8990 --deny 10.10.0.66",
+        "--conn-limit 100 -t 10.10.0.100:8990",
+    ] {
+        let o = run(&d, args);
+        assert_eq!((o.code, o.stderr.as_str()), (0, ""), "{args}");
+    }
+    let o = run(&d, "--add-acl -t 10.10.0.100:8990 --allow 10.10.0.0/24");
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (255, "ACL entry already exists\n")
+    );
+    let o = run(&d, "--del-acl -t 10.10.0.100:8990 --deny 10.10.0.67");
+    assert_eq!((o.code, o.stderr.as_str()), (255, "No such ACL entry\n"));
+    let o = run(&d, "--add-acl -t 10.10.0.100:8991 --deny 10.10.0.67");
+    assert_eq!((o.code, o.stderr.as_str()), (255, "No such service\n"));
+    let o = run(&d, "--add-acl -t 10.10.0.100:8990 --deny 10.10.0.1/24");
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (2, "illegal ACL prefix specified\n")
+    );
+    let o = run(&d, "--add-acl -t 10.10.0.100:8990");
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (2, "You need to supply the 'allow' or 'deny' option\n")
+    );
+    let o = run(
+        &d,
+        "--add-acl -t 10.10.0.100:8990 --allow 10.0.0.0/8 --deny 10.1.0.0/16",
+    );
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (
+            2,
+            "The option 'deny' conflicts with the 'allow' option in the 'add-acl' command\n"
+        )
+    );
+    let o = run(&d, "--conn-limit x -t 10.10.0.100:8990");
+    assert_eq!(
+        (o.code, o.stderr.as_str()),
+        (2, "illegal connection limit specified\n")
+    );
+    let o = run(&d, "--get-acl -n");
+    assert_eq!(
+        (o.code, o.stdout.as_str()),
+        (
+            0,
+            "TCP  10.10.0.100:8990 conn-limit 100 acl-denied 0 conn-limited 0\n  deny  10.10.0.66/32\n  allow 10.10.0.0/24\n"
+        )
+    );
+    let saved = run(&d, "-Sn").stdout;
+    assert_eq!(
+        saved,
+        "-A -t 10.10.0.100:8990 -s rr
+--add-acl -t 10.10.0.100:8990 --allow 10.10.0.0/24
+--add-acl -t 10.10.0.100:8990 --deny 10.10.0.66/32
+--conn-limit 100 -t 10.10.0.100:8990
+"
+    );
+    let o = run_with(Some(&d.path), None, "-R", &format!("-C\n{saved}"));
+    assert_eq!((o.code, o.stderr.as_str()), (0, ""));
+    assert_eq!(run(&d, "-Sn").stdout, saved);
+    assert_eq!(
+        run(&d, "--del-acl -t 10.10.0.100:8990 --deny 10.10.0.66/32").code,
+        0
+    );
+    assert_eq!(run(&d, "--conn-limit 0 -t 10.10.0.100:8990").code, 0);
+    assert_eq!(
+        run(&d, "-Sn").stdout,
+        "-A -t 10.10.0.100:8990 -s rr\n--add-acl -t 10.10.0.100:8990 --allow 10.10.0.0/24\n"
+    );
 }

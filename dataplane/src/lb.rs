@@ -333,6 +333,9 @@ impl LbCtx {
         if let Err(r) = verify_l4(ip) {
             return LbVerdict::Drop(r);
         }
+        if let Err(r) = svc.admit(p.src) {
+            return LbVerdict::Drop(r);
+        }
         if p.ttl <= 1 {
             return LbVerdict::Drop(DropReason::Ipv4TtlExpired);
         }
@@ -1207,6 +1210,121 @@ mod tests {
         p[20 + 7] = 0;
         assert_eq!(c.process(&mut p, 0), FWD);
         assert_eq!(c.sessions_live(), 1);
+    }
+
+    /// Allow/deny lists and the connection limit refuse new connections before scheduling (nothing
+    /// bound, no session, the rr cursor untouched), count them per service and per lcore drop
+    /// reason, never touch live sessions, and admit again once connections go.
+    #[test]
+    fn access_control_and_connection_limit() {
+        use rvs_control::proto::{AclAction, AclSpec, ApiError};
+        let mut r = rules(
+            Protocol::Tcp,
+            "rr",
+            &[(R1, FwdMethod::Masq, 1), (R2, FwdMethod::Masq, 1)],
+        );
+        let k = key(Protocol::Tcp);
+        let acl = |action, a: [u8; 4], prefix| AclSpec {
+            action,
+            addr: Ipv4Addr::from(a).into(),
+            prefix,
+        };
+        let allow = acl(AclAction::Allow, [10, 10, 0, 0], 24);
+        let deny = acl(AclAction::Deny, [10, 10, 0, 66], 32);
+        r.apply(&Request::AddAcl(k, allow)).unwrap();
+        r.apply(&Request::AddAcl(k, deny)).unwrap();
+        // Refusals of the rule set change nothing.
+        let gen = r.generation();
+        for (req, e) in [
+            (Request::AddAcl(k, allow), ApiError::AclExists),
+            (
+                Request::DelAcl(k, acl(AclAction::Deny, [10, 10, 0, 67], 32)),
+                ApiError::NoSuchAcl,
+            ),
+            (
+                Request::AddAcl(ServiceKey { port: 1, ..k }, deny),
+                ApiError::NoSuchService,
+            ),
+        ] {
+            assert_eq!(r.apply(&req), Err(e));
+        }
+        assert!(matches!(
+            r.apply(&Request::AddAcl(
+                k,
+                acl(AclAction::Deny, [10, 10, 0, 1], 24)
+            )),
+            Err(ApiError::Invalid(_))
+        ));
+        assert_eq!(r.generation(), gen);
+        let mut c = ctx(&r, 0, 1, 16);
+        let denied = |c: &mut LbCtx, src: [u8; 4], cport| {
+            let mut p = tcp((Ipv4Addr::from(src), cport), V, SYN, 1, 0, &[]);
+            let orig = p.clone();
+            let v = c.process(&mut p, 0);
+            assert_eq!(p, orig);
+            v
+        };
+        assert_eq!(
+            denied(&mut c, [10, 10, 0, 66], 1),
+            LbVerdict::Drop(DropReason::AclDenied)
+        );
+        assert_eq!(
+            denied(&mut c, [10, 10, 1, 2], 1),
+            LbVerdict::Drop(DropReason::AclDenied)
+        );
+        assert_eq!(c.sessions_live(), 0);
+        // The allowed client is scheduled rr from the start: the refusals did not move the cursor.
+        let mut p = tcp(C, V, SYN, 1, 0, &[]);
+        assert_eq!(c.process(&mut p, 0), FWD);
+        assert_eq!(parse_valid(&p).1, R1);
+        let s = listing(&r);
+        assert_eq!((s.acl_denied, s.conn_limited), (2, 0));
+        assert_eq!(s.acl, vec![allow, deny]);
+
+        // Deny the established client now: its session goes on, its new connections are refused.
+        r.apply(&Request::AddAcl(
+            k,
+            acl(AclAction::Deny, [10, 10, 0, 2], 32),
+        ))
+        .unwrap();
+        c.set_snapshot(r.snapshot());
+        let mut p = tcp(C, V, ACK, 2, 1, &[]);
+        assert_eq!(c.process(&mut p, 1), FWD);
+        assert_eq!(
+            denied(&mut c, [10, 10, 0, 2], 2),
+            LbVerdict::Drop(DropReason::AclDenied)
+        );
+        assert_eq!(
+            listing(&r).acl_denied,
+            3,
+            "counters survive snapshot rebuilds"
+        );
+
+        // Connection limit 2 (the live session counts): one more, then refused until one expires.
+        r.apply(&Request::DelAcl(
+            k,
+            acl(AclAction::Deny, [10, 10, 0, 2], 32),
+        ))
+        .unwrap();
+        r.apply(&Request::SetConnLimit(k, 2)).unwrap();
+        c.set_snapshot(r.snapshot());
+        let mut p = tcp((C.0, 3), V, SYN, 1, 0, &[]);
+        assert_eq!(c.process(&mut p, 2), FWD);
+        assert_eq!(
+            denied(&mut c, [10, 10, 0, 3], 4),
+            LbVerdict::Drop(DropReason::ConnLimit)
+        );
+        assert_eq!(listing(&r).conn_limited, 1);
+        assert_eq!(listing(&r).conn_limit, 2);
+        // The SYN_RECV one expires after 60 s: room again.
+        assert_eq!(c.expire(60_002, 16), 1);
+        let mut p = tcp((C.0, 5), V, SYN, 1, 0, &[]);
+        assert_eq!(c.process(&mut p, 60_002), FWD);
+        // Limit 0: none.
+        r.apply(&Request::SetConnLimit(k, 0)).unwrap();
+        c.set_snapshot(r.snapshot());
+        let mut p = tcp((C.0, 6), V, SYN, 1, 0, &[]);
+        assert_eq!(c.process(&mut p, 60_002), FWD);
     }
 
     /// Worker 0 of 32000 owns two local ports (32000, 64000): a third FULLNAT flow is refused and

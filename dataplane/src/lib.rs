@@ -4,6 +4,7 @@
 //! [`port`]. The `rvsd` binary (feature `dpdk`) plugs DPDK in behind those traits.
 #![forbid(unsafe_code)]
 
+pub mod acl;
 pub mod checksum;
 pub mod estimator;
 pub mod flow_hash;

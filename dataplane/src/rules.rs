@@ -25,12 +25,13 @@
 //! Persistence (`-p`, `-M`) is applied by the workers ([`crate::sched::persist`]); one-packet (`-o`)
 //! is stored and listed, not applied yet.
 
+use crate::acl::{self, AccessCounters, Acl};
 use crate::sched::{mh, SchedKind, Scheduler};
 use crate::service::{Dest, DestCounters, Service, Snapshot, SvcKey, TrafficCounters};
 use crate::session::tcp_state::{self, TimeoutTable};
 use rvs_control::proto::{
-    ApiError, DestInfo, DestSpec, LaddrInfo, RateStats, Reply, Request, Response, ServiceInfo,
-    ServiceKey, ServiceSpec, Timeouts,
+    AclSpec, ApiError, DestInfo, DestSpec, LaddrInfo, RateStats, Reply, Request, Response,
+    ServiceInfo, ServiceKey, ServiceSpec, Timeouts,
 };
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -56,6 +57,9 @@ struct RuleService {
     laddrs: Vec<Ipv4Addr>,
     counters: Arc<TrafficCounters>,
     dests_epoch: u64,
+    acl: Vec<AclSpec>,
+    conn_limit: u32,
+    access: Arc<AccessCounters>,
 }
 
 /// The rule set (services in insertion order, dests in insertion order, local addresses, timeouts and
@@ -174,6 +178,9 @@ impl Rules {
                     laddrs: Vec::new(),
                     counters: Arc::new(TrafficCounters::default()),
                     dests_epoch: 0,
+                    acl: Vec::new(),
+                    conn_limit: 0,
+                    access: Arc::new(AccessCounters::default()),
                 });
             }
             Request::EditService(spec) => {
@@ -299,6 +306,36 @@ impl Rules {
                     .ok_or(ApiError::NoSuchLaddr)?;
                 s.laddrs.remove(j);
             }
+            Request::AddAcl(k, a) => {
+                let i = self.find(k).ok_or(ApiError::NoSuchService)?;
+                if a.addr.is_ipv6() {
+                    return Err(ApiError::Unsupported("IPv6 access-control entries".into()));
+                }
+                if !acl::valid_v4(a) {
+                    return Err(ApiError::Invalid(format!(
+                        "{}/{}: not a network prefix",
+                        a.addr, a.prefix
+                    )));
+                }
+                if self.services[i].acl.contains(a) {
+                    return Err(ApiError::AclExists);
+                }
+                self.services[i].acl.push(*a);
+            }
+            Request::DelAcl(k, a) => {
+                let i = self.find(k).ok_or(ApiError::NoSuchService)?;
+                let s = &mut self.services[i];
+                let j = s
+                    .acl
+                    .iter()
+                    .position(|x| x == a)
+                    .ok_or(ApiError::NoSuchAcl)?;
+                s.acl.remove(j);
+            }
+            Request::SetConnLimit(k, n) => {
+                let i = self.find(k).ok_or(ApiError::NoSuchService)?;
+                self.services[i].conn_limit = *n;
+            }
             Request::GetServices(_)
             | Request::GetTimeouts
             | Request::GetConns
@@ -337,6 +374,10 @@ impl Rules {
             laddrs: s.laddrs.iter().map(|a| IpAddr::V4(*a)).collect(),
             stats: s.counters.stats(),
             rates: RateStats::default(),
+            acl: s.acl.clone(),
+            conn_limit: s.conn_limit,
+            acl_denied: s.access.denied.load(Relaxed),
+            conn_limited: s.access.limited.load(Relaxed),
         }
     }
 
@@ -449,6 +490,9 @@ impl Rules {
                     laddrs: s.laddrs.clone(),
                     counters: s.counters.clone(),
                     dests_epoch: s.dests_epoch,
+                    acl: Acl::new(&s.acl),
+                    conn_limit: s.conn_limit,
+                    access: s.access.clone(),
                 }
             })
             .collect();

@@ -309,6 +309,12 @@ pub struct Service {
     pub counters: Arc<TrafficCounters>,
     /// Bumped on every dest add, edit or delete (per-lcore scheduler cursors follow it).
     pub dests_epoch: u64,
+    /// Allow/deny lists for new connections.
+    pub acl: crate::acl::Acl,
+    /// Most connections (active + inactive, all lcores); 0 = no limit.
+    pub conn_limit: u32,
+    /// Shared refusal counters of the lists and the limit.
+    pub access: Arc<crate::acl::AccessCounters>,
 }
 
 impl Service {
@@ -316,6 +322,27 @@ impl Service {
     #[inline]
     pub fn persistence_ms(&self) -> Option<u64> {
         self.spec.persistent.map(|s| u64::from(s) * 1000)
+    }
+
+    /// Whether a new connection from `client` may be scheduled: the allow/deny lists, then the
+    /// connection limit (counted on the service's shared counters when refused).
+    ///
+    /// # Errors
+    /// `AclDenied` or `ConnLimit`.
+    #[inline]
+    pub fn admit(&self, client: Ipv4Addr) -> Result<(), crate::stats::DropReason> {
+        if !self.acl.is_empty() && !self.acl.admits(client) {
+            self.access.count_denied();
+            return Err(crate::stats::DropReason::AclDenied);
+        }
+        if self.conn_limit > 0 {
+            let conns: u64 = self.dests.iter().map(|d| d.counters.total()).sum();
+            if conns >= u64::from(self.conn_limit) {
+                self.access.count_limited();
+                return Err(crate::stats::DropReason::ConnLimit);
+            }
+        }
+        Ok(())
     }
 
     /// The client address as persistence sees it: masked with the service's `-M` prefix.

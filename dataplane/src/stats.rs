@@ -82,11 +82,15 @@ pub enum DropReason {
     ArpAddressConflict,
     /// ARP whose sender address is outside every subnet of the receiving port: never learnt.
     ArpWrongSubnet,
+    /// A new connection refused by the service's allow/deny lists.
+    AclDenied,
+    /// A new connection refused by the service's connection limit.
+    ConnLimit,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 36] = [
+    pub const ALL: [DropReason; 38] = [
         DropReason::EthTruncated,
         DropReason::EthUnsupported,
         DropReason::ArpMalformed,
@@ -123,6 +127,8 @@ impl DropReason {
         DropReason::ArpBadSender,
         DropReason::ArpAddressConflict,
         DropReason::ArpWrongSubnet,
+        DropReason::AclDenied,
+        DropReason::ConnLimit,
     ];
 
     /// The counter's stable name.
@@ -164,6 +170,8 @@ impl DropReason {
             DropReason::ArpBadSender => "arp_bad_sender",
             DropReason::ArpAddressConflict => "arp_address_conflict",
             DropReason::ArpWrongSubnet => "arp_wrong_subnet",
+            DropReason::AclDenied => "acl_denied",
+            DropReason::ConnLimit => "conn_limit",
         }
     }
 }

@@ -179,6 +179,9 @@ pub fn execute(
         (Command::GetLaddrs { numeric, .. }, Response::Laddrs(l)) => {
             format::laddrs(&l, *numeric, io.names)
         }
+        (Command::GetAcls { numeric, .. }, Response::Services(s)) => {
+            format::acls(&s, *numeric, io.names)
+        }
         (Command::DataplaneStats, Response::DataplaneStats(s)) => format::dp_stats(&s),
         (Command::Show(_), Response::Ports(p)) => format::links(&p),
         (Command::Show(_), Response::Addrs(a)) => format::addrs(&a),

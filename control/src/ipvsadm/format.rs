@@ -385,6 +385,58 @@ pub fn save(services: &[ServiceInfo], numeric: bool, names: &NameDb) -> String {
         for l in &svc.laddrs {
             let _ = writeln!(out, "--add-laddr -z {l} {name}");
         }
+        for a in &svc.acl {
+            let _ = writeln!(out, "--add-acl {name} {}", acl_option(a));
+        }
+        if svc.conn_limit > 0 {
+            let _ = writeln!(out, "--conn-limit {} {name}", svc.conn_limit);
+        }
+    }
+    out
+}
+
+/// `--allow PREFIX` / `--deny PREFIX`.
+fn acl_option(a: &AclSpec) -> String {
+    let what = match a.action {
+        AclAction::Allow => "--allow",
+        AclAction::Deny => "--deny",
+    };
+    format!("{what} {}/{}", a.addr, a.prefix)
+}
+
+/// `--get-acl`, per service (sorted as `-L`): a header with the limit and the refusal counters, then
+/// one line per entry in evaluation order (deny entries first, then allow entries):
+/// ```text
+/// TCP  10.10.0.100:8990 conn-limit 100 acl-denied 3 conn-limited 0
+///   deny  10.10.0.66/32
+///   allow 10.10.0.0/24
+/// ```
+pub fn acls(services: &[ServiceInfo], numeric: bool, names: &NameDb) -> String {
+    let mut out = String::new();
+    for svc in sorted_services(services) {
+        let k = &svc.spec.key;
+        let proto = match k.proto {
+            Protocol::Tcp => "TCP",
+            Protocol::Udp => "UDP",
+        };
+        let _ = writeln!(
+            out,
+            "{proto}  {} conn-limit {} acl-denied {} conn-limited {}",
+            addrport(k.addr, k.port, k.proto, numeric, names),
+            svc.conn_limit,
+            svc.acl_denied,
+            svc.conn_limited
+        );
+        for action in [AclAction::Deny, AclAction::Allow] {
+            for a in svc.acl.iter().filter(|a| a.action == action) {
+                let word = if action == AclAction::Deny {
+                    "deny "
+                } else {
+                    "allow"
+                };
+                let _ = writeln!(out, "  {word} {}/{}", a.addr, a.prefix);
+            }
+        }
     }
     out
 }

@@ -16,6 +16,18 @@
 //! - `--get-laddr [-t|-u VIP:PORT] [-n]`: one line per local address under the header
 //!   `VIP:VPORT            TOTAL    SNAT_IP              CONFLICTS  CONNS` (`%-20s %-8s %-20s %-10s %s`;
 //!   TOTAL = local addresses of that service, CONFLICTS always 0).
+//! - Access control per service (applied to new connections before scheduling; see
+//!   `rvs_dataplane::acl` for the semantics):
+//!   - `--add-acl -t|-u VIP:PORT --allow PREFIX` / `--deny PREFIX` (`A.B.C.D[/LEN]`, no host bits
+//!     beyond LEN; errors `ACL entry already exists`, `illegal ACL prefix specified`), and
+//!     `--del-acl` with the same options (`No such ACL entry`). A deny match refuses; once a service
+//!     has an allow entry only matching clients are admitted.
+//!   - `--conn-limit N -t|-u VIP:PORT`: at most N connections (active + inactive, all lcores); 0 = no
+//!     limit (the default).
+//!   - `--get-acl [-t|-u VIP:PORT] [-n]`: per service `PROTO  VIP:PORT conn-limit N acl-denied N
+//!     conn-limited N` (refusal counters), then `  deny  NET/LEN` lines, then `  allow NET/LEN` lines.
+//!   - Refused connections are counted as `drop.acl_denied` and `drop.conn_limit` in `--dp-stats`.
+//!   - `-S` saves them as `--add-acl ...` and `--conn-limit N ...` lines after each service.
 //! - `--dp-stats`: dataplane counters, `lcore <id> <name> <value>` lines then `port <name> <value>`
 //!   (per-drop-reason counters are the `drop.<reason>` names).
 //! - dpip-style listings (see [`format`] for the exact formats):
@@ -150,6 +162,13 @@ pub enum Command {
         /// `-n`.
         numeric: bool,
     },
+    /// `--get-acl`: access-control entries and connection limits of one service or all.
+    GetAcls {
+        /// One service, or all.
+        service: Option<ServiceKey>,
+        /// `-n`.
+        numeric: bool,
+    },
     /// `--dp-stats`.
     DataplaneStats,
     /// `--show-links`, `--show-addrs`, `--show-routes`, `--show-neigh`, `--show-laddr-pools`.
@@ -172,6 +191,7 @@ impl Command {
             Command::ListTimeouts => Some(Request::GetTimeouts),
             Command::Save { .. } => Some(Request::GetServices(None)),
             Command::GetLaddrs { service, .. } => Some(Request::GetLaddrs(*service)),
+            Command::GetAcls { service, .. } => Some(Request::GetServices(*service)),
             Command::DataplaneStats => Some(Request::GetDataplaneStats),
             Command::Show(w) => Some(w.request()),
             Command::ListDaemons | Command::Restore | Command::Help | Command::Version => None,

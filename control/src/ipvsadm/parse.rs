@@ -15,7 +15,9 @@
 //! rvs refuses what a kernel-bypass dataplane cannot have (exit 2, clear message): firewall-mark services
 //! (`-f`), SCTP (`--sctp-service`), persistence engines (`--pe`), sync daemons (`--start-daemon`,
 //! `--stop-daemon`). `-6` without `-f` keeps ipvsadm's own message. DPVS extras: `--fullnat`,
-//! `--add-laddr`/`--del-laddr -z LIP -t|-u VIP:PORT`, `--get-laddr [-t|-u VIP:PORT]`, `--dp-stats`, and the `--show-*` listings
+//! `--add-laddr`/`--del-laddr -z LIP -t|-u VIP:PORT`, `--get-laddr [-t|-u VIP:PORT]`, access control
+//! (`--add-acl`/`--del-acl -t|-u VIP:PORT --allow|--deny PREFIX`, `--get-acl [-t|-u VIP:PORT]`,
+//! `--conn-limit N -t|-u VIP:PORT`), `--dp-stats`, and the `--show-*` listings
 //! (`--show-links`, `--show-addrs`, `--show-routes`, `--show-neigh`, `--show-laddr-pools`).
 //!
 //! Deviation: ipvsadm stores any 32-bit persistence mask; rvs keeps a prefix length, so a
@@ -25,6 +27,30 @@ use super::names::NameDb;
 use super::{Command, ListFormat, ListView, ParseError, ShowWhat};
 use crate::proto::*;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+
+/// `A.B.C.D[/LEN]` (IPv4) or `X::Y[/LEN]` (IPv6): an address with no bits set beyond the prefix
+/// length (no length: a host). `None` when malformed.
+pub fn parse_prefix(s: &str) -> Option<(IpAddr, u8)> {
+    let (a, len) = match s.split_once('/') {
+        Some((a, l)) => (a, Some(l)),
+        None => (s, None),
+    };
+    let addr: IpAddr = a.parse().ok()?;
+    let max = if addr.is_ipv4() { 32 } else { 128 };
+    let prefix = match len {
+        Some(l) if !l.is_empty() && l.bytes().all(|b| b.is_ascii_digit()) => l.parse().ok()?,
+        Some(_) => return None,
+        None => max,
+    };
+    if prefix > max {
+        return None;
+    }
+    let host_bits_clear = match addr {
+        IpAddr::V4(v) => u32::from(v).checked_shl(u32::from(prefix)).unwrap_or(0) == 0,
+        IpAddr::V6(v) => u128::from(v).checked_shl(u32::from(prefix)).unwrap_or(0) == 0,
+    };
+    host_bits_clear.then_some((addr, prefix))
+}
 
 /// Longest accepted timeout (31 days), as ipvsadm's `MAX_TIMEOUT`.
 pub const MAX_TIMEOUT: u32 = 2_678_400;
@@ -71,6 +97,10 @@ enum Opt {
     AddLaddr,
     DelLaddr,
     GetLaddr,
+    AddAcl,
+    DelAcl,
+    GetAcl,
+    ConnLimit,
     DpStats,
     Show(ShowWhat),
     Tcp,
@@ -116,6 +146,8 @@ enum Opt {
     TunCsum,
     TunRemCsum,
     Laddr,
+    Allow,
+    Deny,
 }
 
 struct OptDef {
@@ -158,6 +190,10 @@ const OPTIONS: &[OptDef] = &[
     d("add-laddr", None, N, Opt::AddLaddr),
     d("del-laddr", None, N, Opt::DelLaddr),
     d("get-laddr", None, N, Opt::GetLaddr),
+    d("add-acl", None, N, Opt::AddAcl),
+    d("del-acl", None, N, Opt::DelAcl),
+    d("get-acl", None, N, Opt::GetAcl),
+    d("conn-limit", None, R, Opt::ConnLimit),
     d("dp-stats", None, N, Opt::DpStats),
     d("show-links", None, N, Opt::Show(ShowWhat::Links)),
     d("show-addrs", None, N, Opt::Show(ShowWhat::Addrs)),
@@ -207,6 +243,8 @@ const OPTIONS: &[OptDef] = &[
     d("tun-csum", None, N, Opt::TunCsum),
     d("tun-remcsum", None, N, Opt::TunRemCsum),
     d("laddr", Some('z'), R, Opt::Laddr),
+    d("allow", None, R, Opt::Allow),
+    d("deny", None, R, Opt::Deny),
 ];
 
 /// One popt event: an option with its argument, or a popt error.
@@ -375,7 +413,9 @@ const O_TUN_NOCSUM: usize = 31;
 const O_TUN_CSUM: usize = 32;
 const O_TUN_REMCSUM: usize = 33;
 const O_LADDR: usize = 34;
-const N_OPTS: usize = 35;
+const O_ALLOW: usize = 35;
+const O_DENY: usize = 36;
+const N_OPTS: usize = 37;
 
 const OPTNAMES: [&str; N_OPTS] = [
     "numeric",
@@ -413,6 +453,8 @@ const OPTNAMES: [&str; N_OPTS] = [
     "tun-csum",
     "tun-remcsum",
     "laddr",
+    "allow",
+    "deny",
 ];
 
 /// The commands, in ipvsadm's `cmdnames[]` order, plus the extras.
@@ -433,6 +475,10 @@ enum Cmd {
     AddLaddr,
     DelLaddr,
     GetLaddr,
+    AddAcl,
+    DelAcl,
+    GetAcl,
+    ConnLimit,
     DpStats,
     Show(ShowWhat),
 }
@@ -455,6 +501,10 @@ impl Cmd {
             Cmd::AddLaddr => "add-laddr",
             Cmd::DelLaddr => "del-laddr",
             Cmd::GetLaddr => "get-laddr",
+            Cmd::AddAcl => "add-acl",
+            Cmd::DelAcl => "del-acl",
+            Cmd::GetAcl => "get-acl",
+            Cmd::ConnLimit => "conn-limit",
             Cmd::DpStats => "dp-stats",
             Cmd::Show(w) => w.option(),
         }
@@ -463,19 +513,22 @@ impl Cmd {
     /// `commands_v_options[]`: `+` required, `x` illegal, `1` at most one of them, blank optional.
     /// Columns in [`OPTNAMES`] order.
     fn table(self) -> &'static [u8; N_OPTS] {
-        //                       n c s s p M r f w x y m t d s r t p n s e o p b g p t l i t p n c r z
-        const ALL_X: &[u8; N_OPTS] = b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
+        //                       n c s s p M r f w x y m t d s r t p n s e o p b g p t l i t p n c r z a d
+        const ALL_X: &[u8; N_OPTS] = b"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx";
         match self {
-            Cmd::Add | Cmd::Edit => b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxxx",
-            Cmd::Del => b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            Cmd::Add | Cmd::Edit => b"xx+   xxxxxxxxxxxxxxx   xxxxxxxxxxxxx",
+            Cmd::Del => b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
             Cmd::Flush | Cmd::SetTimeout | Cmd::Restore | Cmd::DpStats | Cmd::Show(_) => ALL_X,
-            Cmd::List => b" 11xxxxxxxxx11       xxxxxxx xxxxxx",
-            Cmd::AddDest | Cmd::EditDest => b"xx+xxx+    xxxxxxxxxxxxxxxxxx     x",
-            Cmd::DelDest => b"xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            Cmd::Save => b" xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            Cmd::Zero => b"xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
-            Cmd::AddLaddr | Cmd::DelLaddr => b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx+",
-            Cmd::GetLaddr => b" x xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            Cmd::List => b" 11xxxxxxxxx11       xxxxxxx xxxxxxxx",
+            Cmd::AddDest | Cmd::EditDest => b"xx+xxx+    xxxxxxxxxxxxxxxxxx     xxx",
+            Cmd::DelDest => b"xx+xxx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            Cmd::Save => b" xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            Cmd::Zero => b"xx xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            Cmd::AddLaddr | Cmd::DelLaddr => b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx+xx",
+            Cmd::GetLaddr => b" x xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            Cmd::AddAcl | Cmd::DelAcl => b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx11",
+            Cmd::GetAcl => b" x xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
+            Cmd::ConnLimit => b"xx+xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx",
         }
     }
 }
@@ -696,6 +749,8 @@ struct State {
     tun_kind: TunKind,
     tun_port: u16,
     laddr: Option<IpAddr>,
+    acl: Option<AclSpec>,
+    conn_limit: Option<String>,
     set_values: Option<Timeouts>,
 }
 
@@ -750,6 +805,10 @@ fn first_command(opt: Opt) -> Option<Cmd> {
         Opt::AddLaddr => Cmd::AddLaddr,
         Opt::DelLaddr => Cmd::DelLaddr,
         Opt::GetLaddr => Cmd::GetLaddr,
+        Opt::AddAcl => Cmd::AddAcl,
+        Opt::DelAcl => Cmd::DelAcl,
+        Opt::GetAcl => Cmd::GetAcl,
+        Opt::ConnLimit => Cmd::ConnLimit,
         Opt::DpStats => Cmd::DpStats,
         Opt::Show(w) => Cmd::Show(w),
         _ => return None,
@@ -780,8 +839,9 @@ pub(super) fn parse(
     }
     let (tokens, leftover) = tokenize(args);
     let mut it = tokens.into_iter();
+    let cmd_arg;
     let cmd = match it.next() {
-        Some(Token::Opt { opt, .. }) => match opt {
+        Some(Token::Opt { opt, arg, .. }) => match opt {
             Opt::Help => return Ok(Command::Help),
             Opt::Version => return Ok(Command::Version),
             Opt::StartDaemon | Opt::StopDaemon => {
@@ -791,7 +851,10 @@ pub(super) fn parse(
             }
             Opt::Restore if reading_stdin => return Err(try_help(prog)),
             other => match first_command(other) {
-                Some(c) => c,
+                Some(c) => {
+                    cmd_arg = arg;
+                    c
+                }
                 None => return Err(try_help(prog)),
             },
         },
@@ -817,6 +880,8 @@ pub(super) fn parse(
         tun_kind: TunKind::Ipip,
         tun_port: 0,
         laddr: None,
+        acl: None,
+        conn_limit: cmd_arg,
         set_values: None,
     };
     let mut list = ListFormat::default();
@@ -1001,6 +1066,21 @@ pub(super) fn parse(
                     .or_else(|| inet_aton(a).map(IpAddr::V4))
                     .ok_or_else(|| fail("illegal local address specified"))?;
                 st.laddr = Some(ip);
+            }
+            Opt::Allow | Opt::Deny => {
+                let (idx, action) = if opt == Opt::Allow {
+                    (O_ALLOW, AclAction::Allow)
+                } else {
+                    (O_DENY, AclAction::Deny)
+                };
+                st.set_option(idx)?;
+                let (addr, prefix) =
+                    parse_prefix(a).ok_or_else(|| fail("illegal ACL prefix specified"))?;
+                st.acl = Some(AclSpec {
+                    action,
+                    addr,
+                    prefix,
+                });
             }
             // Commands were handled above.
             _ => return Err(fail(format!("invalid option `{word}'"))),
@@ -1279,6 +1359,31 @@ fn finish(mut st: State, list: &mut ListFormat) -> Result<Command, ParseError> {
             } else {
                 Request::DelLaddr(key, spec)
             }))
+        }
+        Cmd::AddAcl | Cmd::DelAcl => {
+            let key = st.key().ok_or_else(missing_service)?;
+            let acl = st
+                .acl
+                .ok_or_else(|| fail("You need to supply the 'allow' or 'deny' option"))?;
+            Ok(Command::Apply(if st.cmd == Cmd::AddAcl {
+                Request::AddAcl(key, acl)
+            } else {
+                Request::DelAcl(key, acl)
+            }))
+        }
+        Cmd::GetAcl => Ok(Command::GetAcls {
+            service: st.key(),
+            numeric: st.has(O_NUMERIC),
+        }),
+        Cmd::ConnLimit => {
+            let key = st.key().ok_or_else(missing_service)?;
+            let n = string_to_number(
+                st.conn_limit.as_deref().unwrap_or(""),
+                0,
+                i64::from(u32::MAX),
+            )
+            .ok_or_else(|| fail("illegal connection limit specified"))?;
+            Ok(Command::Apply(Request::SetConnLimit(key, n as u32)))
         }
         Cmd::GetLaddr => Ok(Command::GetLaddrs {
             service: st.key(),

@@ -531,6 +531,10 @@ fn si(spec: ServiceSpec, dests: Vec<DestInfo>) -> ServiceInfo {
         laddrs: vec![],
         stats: TrafficStats::default(),
         rates: RateStats::default(),
+        acl: vec![],
+        conn_limit: 0,
+        acl_denied: 0,
+        conn_limited: 0,
     }
 }
 
@@ -1618,4 +1622,81 @@ fn show_options_parse_and_format() {
         p,
         "LADDR            LCORE  FREE     USED\n10.10.9.1        1      32255    1\n"
     );
+}
+
+#[test]
+fn access_control_commands() {
+    let k = ServiceKey {
+        proto: Protocol::Udp,
+        addr: ip("10.10.0.100"),
+        port: 9000,
+    };
+    let a = |action, addr: &str, prefix| AclSpec {
+        action,
+        addr: ip(addr),
+        prefix,
+    };
+    assert_eq!(
+        req("--add-acl -u 10.10.0.100:9000 --allow 10.10.0.0/24"),
+        Request::AddAcl(k, a(AclAction::Allow, "10.10.0.0", 24))
+    );
+    assert_eq!(
+        req("--del-acl --deny=10.10.0.66 -u 10.10.0.100:9000"),
+        Request::DelAcl(k, a(AclAction::Deny, "10.10.0.66", 32))
+    );
+    assert_eq!(
+        req("--add-acl -u 10.10.0.100:9000 --deny 0.0.0.0/0"),
+        Request::AddAcl(k, a(AclAction::Deny, "0.0.0.0", 0))
+    );
+    assert_eq!(
+        req("--conn-limit 5000 -u 10.10.0.100:9000"),
+        Request::SetConnLimit(k, 5000)
+    );
+    assert_eq!(
+        ok("--get-acl"),
+        Command::GetAcls {
+            service: None,
+            numeric: false
+        }
+    );
+    for (line, msg) in [
+        (
+            "--add-acl --allow 10.0.0.0/8",
+            "You need to supply the 'service-address' option for the 'add-acl' command",
+        ),
+        (
+            "--add-acl -t 1.2.3.4:80 --allow 10.0.0.1/8",
+            "illegal ACL prefix specified",
+        ),
+        (
+            "--add-acl -t 1.2.3.4:80 --allow 10.0.0.0/33",
+            "illegal ACL prefix specified",
+        ),
+        (
+            "--add-acl -t 1.2.3.4:80 --allow 10.0.0.0/",
+            "illegal ACL prefix specified",
+        ),
+        (
+            "--add-acl -t 1.2.3.4:80 --allow x",
+            "illegal ACL prefix specified",
+        ),
+        (
+            "--add-acl -t 1.2.3.4:80 -r 10.0.0.1 --deny 10.0.0.0/8",
+            "Illegal 'real-server' option with the 'add-acl' command",
+        ),
+        (
+            "-A -t 1.2.3.4:80 --allow 10.0.0.0/8",
+            "Illegal 'allow' option with the 'add-service' command",
+        ),
+        (
+            "--conn-limit -1 -t 1.2.3.4:80",
+            "illegal connection limit specified",
+        ),
+        (
+            "--conn-limit 5",
+            "You need to supply the 'service-address' option for the 'conn-limit' command",
+        ),
+    ] {
+        assert_eq!(err(line), (msg.to_string(), 2), "{line}");
+    }
 }
