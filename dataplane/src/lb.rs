@@ -270,6 +270,11 @@ impl LbCtx {
         self.sessions.len()
     }
 
+    /// Number of workers sharing the flows (1: every flow is this worker's, no ownership check).
+    pub fn n_workers(&self) -> usize {
+        self.n_workers
+    }
+
     fn owner_of(&self, p: &Pkt) -> usize {
         let n = self.n_workers;
         let h = |a, port| flow_hash::owner_of_hash(flow_hash::hash_addr_port(a, port, p.proto), n);

@@ -24,6 +24,8 @@
 use std::collections::{HashMap, VecDeque};
 use std::net::Ipv4Addr;
 
+use crate::flow_hash::FlowBuildHasher;
+
 /// How long an ARP confirmation keeps an entry reachable.
 pub const REACHABLE_MS: u64 = 300_000;
 /// Interval between ARP requests for one entry.
@@ -85,7 +87,7 @@ struct Entry<B> {
 /// One worker's neighbour table, generic over the packet buffer it queues.
 #[derive(Debug)]
 pub struct NeighTable<B> {
-    map: HashMap<(u16, u32), Entry<B>>,
+    map: HashMap<(u16, u32), Entry<B>, FlowBuildHasher>,
     capacity: usize,
     requests: Vec<(u16, Ipv4Addr)>,
 }
@@ -94,7 +96,7 @@ impl<B> NeighTable<B> {
     /// An empty table holding at most `capacity` entries.
     pub fn new(capacity: usize) -> Self {
         NeighTable {
-            map: HashMap::with_capacity(capacity),
+            map: HashMap::with_capacity_and_hasher(capacity, FlowBuildHasher::default()),
             capacity,
             requests: Vec::with_capacity(MAX_REQUESTS),
         }

@@ -291,7 +291,8 @@ impl<B> Pipeline<B> {
                 Verdict::Drop(DropReason::NotForUs)
             };
         }
-        if !handed_off {
+        // With one worker every flow is ours: skip the ownership parse.
+        if !handed_off && self.lb.n_workers() > 1 {
             if let Some(w) = self.lb.owner(ip) {
                 if w != self.index {
                     return Verdict::Handoff(w);
