@@ -569,6 +569,9 @@ pub enum ApiError {
     /// The frame could not be decoded (garbage, oversized, truncated).
     #[error("bad request: {0}")]
     BadFrame(String),
+    /// The client's user may not control this daemon (peer credentials of the control socket).
+    #[error("Permission denied: {0}")]
+    PermissionDenied(String),
     /// An internal failure (a worker did not answer, ...).
     #[error("internal error: {0}")]
     Internal(String),

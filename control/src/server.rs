@@ -8,6 +8,10 @@
 //! one-shot reply channel, and writes the reply back.
 //!
 //! Invariants:
+//! - Only the daemon's own user may talk to it: besides the socket's mode (0600, and 0700 on a
+//!   directory created here), every accepted connection's peer credentials (`SO_PEERCRED`) are read
+//!   and a client whose effective uid is not the daemon's is answered [`ApiError::PermissionDenied`]
+//!   and closed before any request of it is read ([`peer_allowed`]).
 //! - A bad frame (garbage, oversized, wrong version, truncated) gets one error reply
 //!   ([`ApiError::BadFrame`] or [`ApiError::Version`]) and its connection is closed; the daemon keeps
 //!   serving everyone else.
@@ -155,6 +159,13 @@ fn accept_loop(listener: UnixListener, path: &Path, handler: Handler, stop: Arc<
     while !stop.load(Ordering::Relaxed) {
         match listener.accept() {
             Ok((stream, _)) => {
+                if let Err(e) = peer_allowed(&stream) {
+                    let mut stream = stream;
+                    let _ = stream.set_nonblocking(false);
+                    let _ = stream.set_write_timeout(Some(Duration::from_secs(1)));
+                    let _ = frame::write_msg(&mut stream, &Err::<crate::proto::Response, _>(e));
+                    continue;
+                }
                 if active.fetch_add(1, Ordering::AcqRel) >= MAX_CLIENTS {
                     active.fetch_sub(1, Ordering::AcqRel);
                     let mut stream = stream;
@@ -183,6 +194,25 @@ fn accept_loop(listener: UnixListener, path: &Path, handler: Handler, stop: Arc<
         }
     }
     let _ = std::fs::remove_file(path);
+}
+
+/// Whether the peer of `stream` may control the daemon: its effective uid (`SO_PEERCRED`, taken when
+/// it connected) must be the daemon's own.
+///
+/// # Errors
+/// [`ApiError::PermissionDenied`] for another uid, or when the credentials cannot be read.
+pub fn peer_allowed(stream: &UnixStream) -> Result<(), ApiError> {
+    let ours = rustix::process::geteuid().as_raw();
+    match rustix::net::sockopt::socket_peercred(stream) {
+        Ok(cred) if cred.uid.as_raw() == ours => Ok(()),
+        Ok(cred) => Err(ApiError::PermissionDenied(format!(
+            "uid {} may not control a daemon running as uid {ours}",
+            cred.uid.as_raw()
+        ))),
+        Err(e) => Err(ApiError::PermissionDenied(format!(
+            "peer credentials unreadable: {e}"
+        ))),
+    }
 }
 
 /// Reads and discards what the client may still be sending (bounded in bytes and time), so that closing

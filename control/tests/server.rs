@@ -247,3 +247,44 @@ fn client_count_is_bounded() {
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// A client of another uid is refused by its peer credentials even when the socket's mode would let
+/// it in: one `PermissionDenied` answer, nothing reaches the handler, the daemon's own user is still
+/// served. Needs root (to run the client as another user); skipped otherwise.
+#[test]
+fn other_uid_is_refused_by_peer_credentials() {
+    if rustix::process::geteuid().as_raw() != 0 {
+        eprintln!("skipped: needs root to run a client as another uid");
+        return;
+    }
+    use std::os::unix::process::CommandExt;
+    let r = start("peercred");
+    // Open the path to everyone: only the credential check stands in the way.
+    let mut p = r.path.clone();
+    std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o666)).unwrap();
+    while p.pop() && p.starts_with(&r._dir.0) {
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_rvsadm"))
+        .args(["--socket", r.path.to_str().unwrap(), "--set", "1", "2", "3"])
+        .uid(65534)
+        .gid(65534)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stderr),
+        "Permission denied: uid 65534 may not control a daemon running as uid 0\n"
+    );
+    assert_eq!(out.status.code(), Some(255));
+    // The handler never saw the request (it would have answered Timeouts), and we are still served.
+    let mut c = Client::connect(&r.path).unwrap();
+    let t = Timeouts {
+        tcp: 4,
+        tcp_fin: 5,
+        udp: 6,
+    };
+    assert_eq!(
+        c.call(&Request::SetTimeouts(t)).unwrap(),
+        Ok(Response::Timeouts(t))
+    );
+}
