@@ -126,6 +126,9 @@ pub enum ErrorKind {
     /// A string or list that must have content.
     #[error("must not be empty")]
     Empty,
+    /// A file path that must be absolute and name a file.
+    #[error("{0:?} is not an absolute file path")]
+    NotAbsoluteFile(String),
     /// A worker lcore listed twice.
     #[error("lcore {lcore} is already listed at {first}")]
     DuplicateWorker {

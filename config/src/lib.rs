@@ -91,6 +91,9 @@ pub struct DataplaneConfig {
 pub struct ControlConfig {
     /// Socket path from the file, if given (see [`Config::socket_path`] for the full precedence).
     pub socket: Option<PathBuf>,
+    /// Where rvsd persists its rules on every change (written atomically) and reloads them from at
+    /// start, replacing the `[services]` rules; `None`: rules are not persisted. An absolute path.
+    pub state_file: Option<PathBuf>,
 }
 
 /// One `[[port]]`.

@@ -60,6 +60,8 @@ pub struct RawDataplane {
 pub struct RawControl {
     /// Unix socket path for rvsadm.
     pub socket: Option<Spanned<String>>,
+    /// File rvsd persists its rules to on every change and loads at start.
+    pub state_file: Option<Spanned<String>>,
 }
 
 /// One `[[port]]`.

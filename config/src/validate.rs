@@ -69,15 +69,28 @@ pub fn validate(raw: &RawConfig, text: &str, origin: &str) -> Result<Config, Con
         args: raw.eal.args.iter().map(|a| a.get_ref().clone()).collect(),
     };
     let dataplane = validate_dataplane(&src, raw)?;
-    let control = match &raw.control.socket {
+    let socket = match &raw.control.socket {
         Some(s) if s.get_ref().trim().is_empty() => {
             return Err(src.err(s.span(), "control.socket", ErrorKind::Empty))
         }
-        Some(s) => ControlConfig {
-            socket: Some(PathBuf::from(s.get_ref())),
-        },
-        None => ControlConfig::default(),
+        Some(s) => Some(PathBuf::from(s.get_ref())),
+        None => None,
     };
+    let state_file = match &raw.control.state_file {
+        Some(s) if s.get_ref().trim().is_empty() => {
+            return Err(src.err(s.span(), "control.state_file", ErrorKind::Empty))
+        }
+        Some(s) if !Path::new(s.get_ref()).is_absolute() || s.get_ref().ends_with('/') => {
+            return Err(src.err(
+                s.span(),
+                "control.state_file",
+                ErrorKind::NotAbsoluteFile(s.get_ref().clone()),
+            ))
+        }
+        Some(s) => Some(PathBuf::from(s.get_ref())),
+        None => None,
+    };
+    let control = ControlConfig { socket, state_file };
     let ports = validate_ports(&src, raw)?;
     let routes = validate_routes(&src, raw, &ports)?;
     let services = validate_services(&src, raw)?;

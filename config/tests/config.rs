@@ -265,6 +265,31 @@ fn dataplane_errors() {
         err(&with("[control]\nsocket = \"\"\n")),
         "rvsd.toml:12:10: control.socket: must not be empty"
     );
+    assert_eq!(
+        err(&with("[control]\nstate_file = \"\"\n")),
+        "rvsd.toml:12:14: control.state_file: must not be empty"
+    );
+    assert_eq!(
+        err(&with("[control]\nstate_file = \"rules.state\"\n")),
+        "rvsd.toml:12:14: control.state_file: \"rules.state\" is not an absolute file path"
+    );
+    assert_eq!(
+        err(&with("[control]\nstate_file = \"/var/lib/rvs/\"\n")),
+        "rvsd.toml:12:14: control.state_file: \"/var/lib/rvs/\" is not an absolute file path"
+    );
+    let cfg = from_str(
+        &with("[control]\nstate_file = \"/var/lib/rvs/rules.state\"\n"),
+        "rvsd.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.control.state_file,
+        Some(PathBuf::from("/var/lib/rvs/rules.state"))
+    );
+    assert_eq!(
+        from_str(BASE, "rvsd.toml").unwrap().control.state_file,
+        None
+    );
 }
 
 #[test]

@@ -6,6 +6,7 @@
 //! - [`client`]: [`client::Client`], one blocking request/reply at a time, with timeouts.
 //! - [`server`]: [`server::serve`], the accept loop rvsd runs; requests go to a handler channel.
 //! - [`ipvsadm`]: ipvsadm 1.31's command line ([`ipvsadm::parse_args`]), output formats and exit codes.
+//! - [`state`]: rvsd's state file (its rules in `-S` syntax, written atomically, read back at start).
 #![forbid(unsafe_code)]
 
 pub mod client;
@@ -13,3 +14,4 @@ pub mod frame;
 pub mod ipvsadm;
 pub mod proto;
 pub mod server;
+pub mod state;

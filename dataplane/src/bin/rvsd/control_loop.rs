@@ -20,6 +20,10 @@
 //! - The dpip-style listings read the port layout given at start ([`PortDesc`], static routes), the
 //!   ports' live state through a callback, and the workers' neighbour tables, per-port counters and
 //!   local-port pools through messages.
+//! - With a state file ([`ControlLoop::set_state_file`], `[control] state_file`), every successful
+//!   rule change (a request, or a whole `Batch`) is written to it atomically
+//!   ([`rvs_control::state`]) after it was published and before the client is answered; `-Z` (counters
+//!   only) is not. A write that fails is answered as an error naming the file (the rules stay applied).
 
 use crossbeam_channel::{Receiver, Sender};
 use rvs_control::proto::{
@@ -33,6 +37,7 @@ use rvs_dataplane::rules::Rules;
 use rvs_dataplane::service::Snapshot;
 use rvs_dataplane::worker::{ConnPage, RouteConf, WorkerMsg, CONNS_PAGE_MAX};
 use std::net::{IpAddr, Ipv4Addr};
+use std::path::PathBuf;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -100,6 +105,7 @@ pub struct ControlLoop {
     /// The last snapshot built (what the workers run once acknowledged).
     snap: Arc<Snapshot>,
     estimators: Estimators,
+    state_file: Option<PathBuf>,
 }
 
 impl ControlLoop {
@@ -119,7 +125,32 @@ impl ControlLoop {
             port_state,
             snap: Snapshot::empty(),
             estimators: Estimators::new(),
+            state_file: None,
         }
+    }
+
+    /// Persist the rules to `path` after every change from now on (`None`: stop persisting).
+    pub fn set_state_file(&mut self, path: Option<PathBuf>) {
+        self.state_file = path;
+    }
+
+    /// Write the current rules to the state file, if one is set.
+    ///
+    /// # Errors
+    /// [`ApiError::Internal`] naming the file and the failed step.
+    pub fn persist(&self) -> Result<(), ApiError> {
+        let Some(path) = &self.state_file else {
+            return Ok(());
+        };
+        let services = match self.rules.query(&Request::GetServices(None))? {
+            Response::Services(s) => s,
+            _ => Vec::new(),
+        };
+        let text = rvs_control::state::render(&services, &self.rules.timeouts());
+        rvs_control::state::write_atomic(path, &text).map_err(|e| {
+            tracing::error!(error = %e, "rules applied but not saved");
+            ApiError::Internal(format!("rules applied but not saved: {e}"))
+        })
     }
 
     /// Take one 2-second sample of every counter set into the rate estimators.
@@ -405,6 +436,7 @@ impl ControlLoop {
         }
         if changed {
             self.publish()?;
+            self.persist()?;
         }
         if garp {
             self.send_garp();
@@ -473,6 +505,7 @@ impl ControlLoop {
                 if matches!(req, Request::AddService(_) | Request::AddLaddr(..)) {
                     self.send_garp();
                 }
+                self.persist()?;
                 Ok(Response::Ok)
             }
         }
@@ -649,5 +682,45 @@ mod tests {
             network("10.10.7.9".parse().unwrap(), 20),
             "10.10.0.0".parse::<Ipv4Addr>().unwrap()
         );
+    }
+
+    /// Every successful change is in the state file before the answer; a refused one and `-Z`
+    /// leave the file untouched; a batch is written once, whole; the file rebuilds the same rules.
+    #[test]
+    fn state_file_follows_every_change() {
+        let dir = std::env::temp_dir().join(format!("rvsd-state-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("rules.state");
+        let mut c = control();
+        c.set_state_file(Some(path.clone()));
+        let saved = || std::fs::read_to_string(&path).unwrap();
+        assert_eq!(c.handle(&add(80)), Ok(Response::Ok));
+        let one = saved();
+        assert!(one.contains("\n-A -t 10.10.0.100:80 -s rr\n"), "{one}");
+        assert!(c.handle(&add(80)).is_err());
+        assert_eq!(saved(), one);
+        assert_eq!(c.handle(&Request::Zero(None)), Ok(Response::Ok));
+        assert_eq!(saved(), one);
+        let reply = c.handle(&Request::Batch(vec![add(81), add(80), add(82)]));
+        assert!(matches!(reply, Ok(Response::Batch(ref r)) if r.len() == 3));
+        let three = saved();
+        assert_eq!(three.matches("\n-A ").count(), 3, "{three}");
+        // The file rebuilds the same listing.
+        let reqs = rvs_control::state::load(&path).unwrap().unwrap();
+        let mut again = control();
+        for r in &reqs {
+            again.apply_quiet(r).unwrap();
+        }
+        assert_eq!(
+            again.handle(&Request::GetServices(None)),
+            c.handle(&Request::GetServices(None))
+        );
+        // A file that cannot be written: the change is applied, the answer names the failure.
+        c.set_state_file(Some(dir.join("missing/rules.state")));
+        assert!(matches!(
+            c.handle(&add(83)),
+            Err(ApiError::Internal(m)) if m.contains("not saved")
+        ));
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

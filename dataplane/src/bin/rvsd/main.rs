@@ -4,7 +4,12 @@
 //! start-up rules with rvsadm's parser (errors name the file and line, exit 1) -> EAL -> mbuf pool ->
 //! ports (one rx/tx queue pair per worker) -> workers, each launched on its lcore with its own
 //! `DpdkIo`, its control channel and its ends of the hand-off mesh -> rules applied and published ->
-//! gratuitous ARP -> the control socket. The main lcore then runs the control loop until SIGINT or
+//! gratuitous ARP -> the control socket.
+//!
+//! With `[control] state_file`, the file is read before the EAL starts (a damaged file stops rvsd,
+//! naming the file and line); when it exists its rules replace the config's `[services]` rules
+//! (`-C` then the file's lines), and from then on every change is saved to it (see
+//! [`rvs_control::state`] for the format and the atomic write). The main lcore then runs the control loop until SIGINT or
 //! SIGTERM, when the workers are stopped, the ports stopped and closed, and the socket removed.
 #![forbid(unsafe_code)]
 
@@ -99,6 +104,10 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         );
         return Ok(());
     }
+    let saved = match &cfg.control.state_file {
+        Some(p) => rvs_control::state::load(p).map_err(|e| anyhow::anyhow!("state file: {e}"))?,
+        None => None,
+    };
     let socket_path = cfg.socket_path(cli.socket.as_deref());
     rvs_ffi::signals::install_stop_flag(&STOP).context("installing signal handlers")?;
 
@@ -224,6 +233,18 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         })
         .collect();
     let mut control = ControlLoop::new(worker_tx, port_descs, routes, port_state);
+    let startup = match saved {
+        Some(mut reqs) => {
+            tracing::info!(
+                rules = reqs.len(),
+                "rules from the state file replace the config's"
+            );
+            reqs.insert(0, Request::Flush);
+            reqs
+        }
+        None => startup,
+    };
+    control.set_state_file(cfg.control.state_file.clone());
     let result = serve(&mut control, &startup, &socket_path);
     STOP.store(true, Ordering::SeqCst);
     drop(control);
@@ -253,6 +274,9 @@ fn serve(
     control
         .publish()
         .map_err(|e| anyhow::anyhow!("publishing rules: {e}"))?;
+    control
+        .persist()
+        .map_err(|e| anyhow::anyhow!("state file: {e}"))?;
     control.send_garp();
     let (htx, hrx) = crossbeam_channel::bounded(64);
     let stop = Arc::new(AtomicBool::new(false));
