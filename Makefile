@@ -16,7 +16,7 @@ WORKERS ?= 1
 DEB_PACKAGES := libdpdk-dev dpdk dpdk-dev clang libclang-dev pkg-config nginx-light socat iputils-ping iproute2 \
 	tcpdump python3-scapy curl ethtool tshark
 
-.PHONY: all deps build test unit e2e demo demo-stop
+.PHONY: all deps build test unit e2e demo demo-stop bench
 
 all: build
 
@@ -58,3 +58,10 @@ demo: deps build
 ## demo-stop: tear the demo down
 demo-stop:
 	tests/lab/demo.sh down
+
+## bench: dataplane benchmarks (rvs-bench against dpdk-testpmd, then instructions per packet under callgrind);
+## the figures and their reading are in BENCHMARKS.md
+bench: deps build
+	@command -v valgrind >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq --no-install-recommends valgrind; }
+	$(CARGO_TARGET_DIR)/release/rvs-bench
+	bench/callgrind.sh

@@ -9,8 +9,10 @@
 # the NIC) are subtracted using their inclusive count. Per scenario it leaves NAME.out (callgrind
 # data), NAME.top (the top functions, exclusive) and NAME.log under $OUT.
 #
-# With CACHESIM=1, callgrind also simulates the caches and the last columns give last-level data
-# cache misses (reads + writes) per packet: the cost that instruction counts do not show (1 M sessions).
+# With CACHESIM=1, callgrind also simulates the caches (L1 as detected; last level LL=size,assoc,line,
+# default 32 MiB 16-way as this machine's L3, which valgrind misdetects) and the last columns give L1
+# and last-level data cache misses (reads + writes) per packet: the cost that instruction counts do
+# not show (1 M sessions).
 #
 # Usage: bench/callgrind.sh     (PACKETS, SESSIONS, MODES, DIRS, OUT, CACHESIM may be set in the env)
 set -euo pipefail
@@ -33,8 +35,8 @@ num() { awk -v pat="$1" '$0 ~ pat { gsub(",", "", $1); print $1; exit }' <<<"$2"
 
 sim=()
 if [ "$CACHESIM" = 1 ]; then
-  sim=(--cache-sim=yes)
-  printf '%-24s %9s %15s %12s %10s %12s\n' scenario packets instructions "gen (sub.)" instr/pkt LLd-miss/pkt
+  sim=(--cache-sim=yes "--LL=${LL:-33554432,16,64}")
+  printf '%-24s %9s %15s %12s %10s %12s %12s\n' scenario packets instructions "gen (sub.)" instr/pkt D1-miss/pkt LLd-miss/pkt
 else
   printf '%-24s %9s %15s %12s %10s\n' scenario packets instructions "gen (sub.)" instr/pkt
 fi
@@ -62,8 +64,9 @@ for mode in $MODES; do
       if [ "$CACHESIM" = 1 ]; then
         # Events: Ir Dr Dw I1mr D1mr D1mw ILmr DLmr DLmw; totals line of the whole measured phase
         # (the generator's misses are included: it writes the frames, as a NIC's DMA would).
+        d1miss=$(awk '/^totals:/ { printf "%.2f", ($6 + $7) / p }' p="$packets" "$OUT/$name.out")
         llmiss=$(awk '/^totals:/ { printf "%.2f", ($9 + $10) / p }' p="$packets" "$OUT/$name.out")
-        printf '%-24s %9d %15d %12d %10s %12s\n' "$name" "$packets" "$total" "$gen" "$per" "$llmiss"
+        printf '%-24s %9d %15d %12d %10s %12s %12s\n' "$name" "$packets" "$total" "$gen" "$per" "$d1miss" "$llmiss"
       else
         printf '%-24s %9d %15d %12d %10s\n' "$name" "$packets" "$total" "$gen" "$per"
       fi
