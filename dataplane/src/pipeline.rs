@@ -188,6 +188,12 @@ impl<B> Pipeline<B> {
         out.append(&mut self.updates);
     }
 
+    /// Whether packets released by neighbour resolution or learned neighbours wait to be drained
+    /// (the worker skips its per-packet drain when none do).
+    pub fn has_pending(&self) -> bool {
+        !self.released.is_empty() || !self.updates.is_empty()
+    }
+
     /// Process a frame received on `in_port`.
     pub fn process(&mut self, in_port: u16, frame: &mut [u8], now_ms: u64) -> Verdict {
         let Ok(eth) = EthernetFrame::new_checked(&*frame) else {

@@ -552,6 +552,9 @@ impl<IO: WorkerIo> Worker<IO> {
 
     /// Send what neighbour resolution released and pass learned neighbours to the other workers.
     fn after_packet(&mut self) {
+        if !self.pipe.has_pending() {
+            return;
+        }
         let mut rel = std::mem::take(&mut self.released);
         self.pipe.drain_released(&mut rel);
         for (port, mac, mut b) in rel.drain(..) {
