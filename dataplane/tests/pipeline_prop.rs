@@ -3,12 +3,12 @@
 //! IPv4 with a right header checksum, and the transport header).
 
 mod common;
+mod fuzz_driver;
 
 use common::*;
+use fuzz_driver::check_emitted;
 use proptest::prelude::*;
 use rvs_control::proto::FwdMethod;
-use rvs_dataplane::wire::arp::ArpPacket;
-use rvs_dataplane::wire::ethernet::{ethertype, EthernetFrame};
 
 fn seeds() -> Vec<Vec<u8>> {
     vec![
@@ -76,30 +76,6 @@ fn seeds() -> Vec<Vec<u8>> {
             b"",
         ),
     ]
-}
-
-fn check_emitted(frame: &[u8]) {
-    let eth = EthernetFrame::new_checked(frame).expect("emitted frame has an Ethernet header");
-    match eth.ethertype() {
-        ethertype::ARP => {
-            ArpPacket::new_checked(eth.payload()).expect("emitted ARP parses");
-        }
-        ethertype::IPV4 => {
-            use etherparse::{NetSlice, SlicedPacket};
-            let p = SlicedPacket::from_ethernet(frame)
-                .unwrap_or_else(|e| panic!("{e:?}: {frame:02x?}"));
-            let Some(NetSlice::Ipv4(ip)) = &p.net else {
-                panic!("not IPv4: {frame:02x?}")
-            };
-            let h = ip.header().to_header();
-            assert_eq!(
-                h.calc_header_checksum(),
-                h.header_checksum,
-                "IPv4 header checksum"
-            );
-        }
-        t => panic!("emitted ethertype {t:#06x}"),
-    }
 }
 
 fn drive(frames: &[(u16, Vec<u8>)]) {
