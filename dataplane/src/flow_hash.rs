@@ -21,6 +21,10 @@
 //! - any other TCP/UDP (e.g. a NAT reply from a real server, destination = the client):
 //!   `hash_addr_port(dst ip, dst port, proto) % n`, which equals the inbound hash of the same flow;
 //! - anything else: no owner.
+//!
+//! Fragments (see [`crate::frag`]) first go to their *fragment owner*,
+//! `hash_frag(src, dst, proto, ident) % n`, which learns the flow's owner from the first fragment's
+//! ports and passes the datagram's fragments on to it.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -213,6 +217,18 @@ pub fn hsiphash_u32(v: u32, key: [u64; 2]) -> u32 {
 #[inline]
 pub fn hash_addr_port(addr: Ipv4Addr, port: u16, proto: u8) -> u32 {
     jhash_3words(u32::from(addr), u32::from(port), u32::from(proto), HASH_KEY)
+}
+
+/// The fragment-steering hash of an IPv4 datagram's reassembly key `(src, dst, proto, ident)`: every
+/// fragment of a datagram has it, whether or not it carries the ports (see [`crate::frag`]).
+#[inline]
+pub fn hash_frag(src: Ipv4Addr, dst: Ipv4Addr, proto: u8, ident: u16) -> u32 {
+    jhash_3words(
+        u32::from(src),
+        u32::from(dst),
+        (u32::from(proto) << 16) | u32::from(ident),
+        HASH_KEY,
+    )
 }
 
 /// The session-index hash of a 5-tuple (addresses already folded with [`fold_v6`]/[`fold_addr`]).

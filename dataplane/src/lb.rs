@@ -22,6 +22,10 @@
 //!   kernel's IN-ONLY table (so `ESTABLISHED` and ActiveConn/InActConn are right), and the verdict
 //!   asks the pipeline to send the packet to the real server's MAC
 //!   ([`LbVerdict::Forward`] with `next_hop = RIP`) or to encapsulate it ([`LbVerdict::Encap`]).
+//! - A first fragment (offset 0, MF) is a packet of its flow like any other, except that its TCP/UDP
+//!   checksum is not verified (it covers bytes only the real server reassembles) and that a fragmented
+//!   TCP segment never opens a session. Later fragments never reach [`LbCtx::process`]: the pipeline's
+//!   fragment tracker ([`crate::frag`]) replays the first fragment's translation on them.
 //! - ICMP errors (destination unreachable, source quench, time exceeded) about a session's packets
 //!   are translated for the other side ([`crate::xmit::icmp`]): found by the quoted datagram's tuple
 //!   reversed, they are owned by the lcore owning that flow ([`LbCtx::owner`]); with no session they
@@ -131,15 +135,19 @@ struct Pkt {
     ttl: u8,
     len: u16,
     flags: TcpFlags,
+    /// The first fragment of a fragmented datagram (see [`crate::frag`]): its TCP/UDP header is
+    /// whole but its checksum covers bytes that are not here.
+    first_frag: bool,
 }
 
-/// Parse an IPv4 TCP/UDP packet. `Ok(None)`: not TCP/UDP, or a fragment.
+/// Parse an IPv4 TCP/UDP packet or first fragment. `Ok(None)`: not TCP/UDP, or a later fragment.
 fn parse(ip: &[u8]) -> Result<Option<Pkt>, DropReason> {
     let pkt = Ipv4Packet::new_checked(ip).map_err(|_| DropReason::Ipv4Malformed)?;
     let proto = pkt.protocol();
-    if (proto != PROTO_TCP && proto != PROTO_UDP) || pkt.is_fragment() {
+    if (proto != PROTO_TCP && proto != PROTO_UDP) || pkt.frag_offset() != 0 {
         return Ok(None);
     }
+    let first_frag = pkt.more_frags();
     let (sport, dport, flags) = if proto == PROTO_TCP {
         let t = TcpPacket::new_checked(pkt.payload()).map_err(|_| DropReason::TcpMalformed)?;
         if !tcp_state::flags_valid(t.flags()) {
@@ -147,7 +155,12 @@ fn parse(ip: &[u8]) -> Result<Option<Pkt>, DropReason> {
         }
         (t.src_port(), t.dst_port(), TcpFlags::from_byte(t.flags()))
     } else {
-        let u = UdpPacket::new_checked(pkt.payload()).map_err(|_| DropReason::UdpMalformed)?;
+        let u = if first_frag {
+            UdpPacket::new_first_fragment(pkt.payload())
+        } else {
+            UdpPacket::new_checked(pkt.payload())
+        };
+        let u = u.map_err(|_| DropReason::UdpMalformed)?;
         (u.src_port(), u.dst_port(), TcpFlags::default())
     };
     Ok(Some(Pkt {
@@ -159,12 +172,18 @@ fn parse(ip: &[u8]) -> Result<Option<Pkt>, DropReason> {
         ttl: pkt.ttl(),
         len: pkt.total_len() as u16,
         flags,
+        first_frag,
     }))
 }
 
 /// Verify the TCP or UDP checksum of `ip` (a packet [`parse`] accepted). A UDP checksum of zero means
-/// none and passes.
-fn verify_l4(ip: &[u8]) -> Result<(), DropReason> {
+/// none and passes. A first fragment passes: its checksum covers the whole datagram, which only the
+/// real server reassembles (our rewrite updates the checksum incrementally, so a wrong one stays
+/// wrong).
+fn verify_l4(ip: &[u8], p: &Pkt) -> Result<(), DropReason> {
+    if p.first_frag {
+        return Ok(());
+    }
     let pkt = Ipv4Packet::new_checked(ip).map_err(|_| DropReason::Ipv4Malformed)?;
     let (src, dst) = (pkt.src(), pkt.dst());
     if pkt.protocol() == PROTO_TCP {
@@ -294,8 +313,8 @@ impl LbCtx {
     }
 
     /// Which worker owns this IPv4 packet's flow (ip = IPv4 header onwards, already validated).
-    /// None = not a load-balanced flow (any lcore may handle it): not TCP/UDP, a fragment, or
-    /// malformed.
+    /// None = not a load-balanced flow (any lcore may handle it): not TCP/UDP, a fragment other than
+    /// the first, or malformed. A first fragment has the owner of its flow (see [`crate::frag`]).
     ///
     /// An ICMP error (see [`crate::xmit::icmp`]) belongs to the flow of the datagram it quotes: its
     /// owner is the owner of that datagram's tuple reversed (the packets of the session it quotes).
@@ -323,7 +342,7 @@ impl LbCtx {
         }
         let key = FlowKey::v4(p.proto, p.src, p.sport, p.dst, p.dport);
         if let Some((id, dir)) = self.sessions.lookup(&key) {
-            if let Err(r) = verify_l4(ip) {
+            if let Err(r) = verify_l4(ip, &p) {
                 return LbVerdict::Drop(r);
             }
             return self.replay(id, dir, &p, ip, now_ms);
@@ -331,11 +350,12 @@ impl LbCtx {
         let Some((si, svc)) = self.snap.lookup(p.proto, p.dst, p.dport) else {
             return LbVerdict::Pass;
         };
-        // Only a plain SYN opens a TCP session (SYN+ACK, a lone ACK... have no session here).
-        if p.proto == PROTO_TCP && (!p.flags.syn || p.flags.ack) {
+        // Only a plain SYN opens a TCP session (SYN+ACK, a lone ACK... have no session here), and
+        // never a fragmented one (its checksum cannot be verified before reassembly).
+        if p.proto == PROTO_TCP && (!p.flags.syn || p.flags.ack || p.first_frag) {
             return LbVerdict::Drop(DropReason::NoSession);
         }
-        if let Err(r) = verify_l4(ip) {
+        if let Err(r) = verify_l4(ip, &p) {
             return LbVerdict::Drop(r);
         }
         if let Err(r) = svc.admit(p.src) {

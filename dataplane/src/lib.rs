@@ -8,6 +8,7 @@ pub mod acl;
 pub mod checksum;
 pub mod estimator;
 pub mod flow_hash;
+pub mod frag;
 pub mod laddr;
 pub mod lb;
 pub mod loadgen;

@@ -2,8 +2,9 @@
 //!
 //! Owns the L2/L3 decisions of a worker: Ethernet parsing and MAC filtering, ARP (answering for
 //! port addresses, VIPs and FULLNAT local addresses; learning neighbours), IPv4 validation (header,
-//! checksum, fragments), ICMP echo for our addresses, flow ownership (hand-off to the owning
-//! worker), the load balancer ([`LbCtx::process`]), TTL, routing and the Ethernet source rewrite.
+//! checksum), ICMP echo for our addresses, flow ownership (hand-off to the owning worker), the load
+//! balancer ([`LbCtx::process`]), TTL, routing and the Ethernet source rewrite. IPv4 fragments take
+//! their own path (`pipeline/fragments.rs`, policy in [`crate::frag`]).
 //! Neighbour resolution of the next hop is the caller's (the worker's) step, through
 //! [`Pipeline::neigh`], because it may queue the buffer.
 //!
@@ -16,8 +17,10 @@
 
 use std::net::Ipv4Addr;
 
+use crate::frag::{EntryId, FragLimits, FragTable};
 use crate::lb::{LbCtx, LbVerdict};
 use crate::neigh::{NeighTable, NeighUpdate};
+use crate::port::PacketBuf;
 use crate::route::{in_subnet, RouteTable};
 use crate::stats::DropReason;
 use crate::wire::arp::{self, ArpPacket};
@@ -27,6 +30,8 @@ use crate::wire::ipv4::{self, Ipv4Packet};
 use crate::worker::PortConf;
 use crate::xmit::icmp::frag_needed_in_place;
 use crate::xmit::tunnel::{encap_header, EncapHeader, Tunnel};
+
+mod fragments;
 
 /// TTL of packets we originate (echo replies).
 pub const DEFAULT_TTL: u8 = 64;
@@ -61,6 +66,9 @@ pub enum Verdict {
     Handoff(usize),
     /// Taken in without an answer (an ARP reply we learned from). Not a drop.
     Consumed,
+    /// A fragment that waits for its datagram's first fragment: give the buffer to
+    /// [`Pipeline::hold_fragment`].
+    Hold,
     /// Drop and count.
     Drop(DropReason),
 }
@@ -74,12 +82,18 @@ pub struct Pipeline<B> {
     pub neigh: NeighTable<B>,
     /// The worker's load-balancer context (sessions, snapshot).
     pub lb: LbCtx,
+    /// The worker's fragment tracker ([`crate::frag`]).
+    pub frag: FragTable<B>,
+    frag_hold: Option<EntryId>,
+    frag_out: Vec<(B, Verdict)>,
+    frag_scratch: Vec<B>,
+    frag_dropped: Vec<(B, DropReason)>,
     scratch: Vec<B>,
     released: Vec<(u16, [u8; 6], B)>,
     updates: Vec<NeighUpdate>,
 }
 
-impl<B> Pipeline<B> {
+impl<B: PacketBuf> Pipeline<B> {
     /// A pipeline for worker `index`.
     pub fn new(
         index: usize,
@@ -88,12 +102,19 @@ impl<B> Pipeline<B> {
         neigh: NeighTable<B>,
         lb: LbCtx,
     ) -> Self {
+        let frag = FragTable::new(index, lb.n_workers(), FragLimits::default());
+        let held = frag.limits().held;
         Pipeline {
             index,
             ports,
             routes,
             neigh,
             lb,
+            frag,
+            frag_hold: None,
+            frag_out: Vec::with_capacity(held + 1),
+            frag_scratch: Vec::with_capacity(held),
+            frag_dropped: Vec::with_capacity(held),
             scratch: Vec::with_capacity(crate::neigh::PENDING_MAX),
             released: Vec::with_capacity(crate::neigh::PENDING_MAX),
             updates: Vec::with_capacity(8),
@@ -191,7 +212,7 @@ impl<B> Pipeline<B> {
     /// Whether packets released by neighbour resolution or learned neighbours wait to be drained
     /// (the worker skips its per-packet drain when none do).
     pub fn has_pending(&self) -> bool {
-        !self.released.is_empty() || !self.updates.is_empty()
+        !self.released.is_empty() || !self.updates.is_empty() || !self.frag_out.is_empty()
     }
 
     /// Process a frame received on `in_port`.
@@ -277,19 +298,27 @@ impl<B> Pipeline<B> {
 
     fn ipv4(&mut self, frame: &mut [u8], now_ms: u64, handed_off: bool) -> Verdict {
         let (hdr, rest) = frame.split_at_mut(ethernet::HEADER_LEN);
-        let (src, dst, proto, total) = match Ipv4Packet::new_checked(&*rest) {
+        let (src, dst, proto, total, frag) = match Ipv4Packet::new_checked(&*rest) {
             Ok(p) if !p.verify_checksum() => return Verdict::Drop(DropReason::Ipv4BadChecksum),
-            Ok(p) if p.is_fragment() => return Verdict::Drop(DropReason::Ipv4Fragment),
             Ok(p) if p.header_len() > ipv4::HEADER_LEN => {
                 return Verdict::Drop(DropReason::Ipv4Options)
             }
-            Ok(p) => (p.src(), p.dst(), p.protocol(), p.total_len()),
+            Ok(p) => (
+                p.src(),
+                p.dst(),
+                p.protocol(),
+                p.total_len(),
+                p.is_fragment(),
+            ),
             Err(_) => return Verdict::Drop(DropReason::Ipv4Malformed),
         };
         if self.is_martian_source(src) {
             return Verdict::Drop(DropReason::Ipv4BadSource);
         }
         let ip = &mut rest[..total];
+        if frag {
+            return self.fragment(hdr, ip, now_ms, handed_off);
+        }
         if self.is_any_port_addr(dst) {
             return if proto == ipv4::PROTO_ICMP {
                 self.echo(hdr, ip)

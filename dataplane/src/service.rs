@@ -376,6 +376,8 @@ pub struct Snapshot {
     /// `(proto, real-server address, port)` of the dests of persistent services -> the service's
     /// persistence prefix (replies from them are owned by the masked client's worker).
     persist_dests: HashMap<(u8, Ipv4Addr, u16), u8, FlowBuildHasher>,
+    /// Addresses of every dest of every service (the sources of NAT replies).
+    dest_addrs: HashSet<Ipv4Addr, FlowBuildHasher>,
     any_port_zero: bool,
     any_persistent: bool,
 }
@@ -394,6 +396,7 @@ impl Snapshot {
         let mut vips = HashSet::with_hasher(FlowBuildHasher::default());
         let mut laddrs = HashMap::with_hasher(FlowBuildHasher::default());
         let mut persist_dests = HashMap::with_hasher(FlowBuildHasher::default());
+        let mut dest_addrs = HashSet::with_hasher(FlowBuildHasher::default());
         let mut any_port_zero = false;
         let mut any_persistent = false;
         for (i, s) in services.iter().enumerate() {
@@ -406,6 +409,7 @@ impl Snapshot {
                 }
             }
             by_id.insert(s.id, i);
+            dest_addrs.extend(s.dests.iter().map(|d| d.addr));
             vips.insert(s.key.addr);
             for a in &s.laddrs {
                 let c = laddr_conns.get(a).cloned().unwrap_or_default();
@@ -421,6 +425,7 @@ impl Snapshot {
             laddrs,
             timeouts,
             persist_dests,
+            dest_addrs,
             any_port_zero,
             any_persistent,
         }
@@ -445,6 +450,12 @@ impl Snapshot {
     #[inline]
     pub fn is_local(&self, ip: Ipv4Addr) -> bool {
         self.vips.contains(&ip) || self.laddrs.contains_key(&ip)
+    }
+
+    /// Whether `ip` is the address of a dest of some service (whatever its forwarding method).
+    #[inline]
+    pub fn is_dest_addr(&self, ip: Ipv4Addr) -> bool {
+        self.dest_addrs.contains(&ip)
     }
 
     /// Whether `ip` is a FULLNAT local address of some service.

@@ -17,7 +17,8 @@ pub enum DropReason {
     Ipv4Malformed,
     /// IPv4 header checksum wrong.
     Ipv4BadChecksum,
-    /// IPv4 fragment (not handled yet).
+    /// IPv4 fragment we never forward: to one of our own addresses (ICMP echo...) or of a protocol
+    /// other than TCP/UDP (see [`crate::frag`] for the fragments of TCP/UDP datagrams).
     Ipv4Fragment,
     /// TTL expired on a forwarded packet.
     Ipv4TtlExpired,
@@ -86,11 +87,34 @@ pub enum DropReason {
     AclDenied,
     /// A new connection refused by the service's connection limit.
     ConnLimit,
+    /// A fragment overlapping another fragment of its datagram (the whole datagram is dropped: its
+    /// held and later fragments too).
+    FragOverlap,
+    /// An exact repeat of a fragment already seen (dropped alone).
+    FragDuplicate,
+    /// RFC 1858 tiny fragment: a first fragment too short to hold the whole TCP/UDP header (the
+    /// whole datagram is dropped).
+    FragTiny,
+    /// RFC 1858: a TCP fragment at offset 8 bytes, which could only rewrite the header's flags (the
+    /// whole datagram is dropped).
+    FragOffsetOne,
+    /// More fragments in one datagram than the tracker allows (the whole datagram is dropped).
+    FragTooMany,
+    /// A fragment no sender emits: empty, not the last and not a multiple of 8 bytes, ending beyond
+    /// 65,535 bytes, or disagreeing about where the datagram ends (the whole datagram is dropped).
+    FragMalformed,
+    /// A fragment that must wait for its datagram's first fragment and finds the hold limit (per
+    /// datagram or per lcore) reached (the whole datagram is dropped).
+    FragHoldFull,
+    /// The fragment tracker has no free entry for a new datagram.
+    FragTableFull,
+    /// A held fragment whose datagram's first fragment did not come in time.
+    FragTimeout,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 38] = [
+    pub const ALL: [DropReason; 47] = [
         DropReason::EthTruncated,
         DropReason::EthUnsupported,
         DropReason::ArpMalformed,
@@ -129,6 +153,15 @@ impl DropReason {
         DropReason::ArpWrongSubnet,
         DropReason::AclDenied,
         DropReason::ConnLimit,
+        DropReason::FragOverlap,
+        DropReason::FragDuplicate,
+        DropReason::FragTiny,
+        DropReason::FragOffsetOne,
+        DropReason::FragTooMany,
+        DropReason::FragMalformed,
+        DropReason::FragHoldFull,
+        DropReason::FragTableFull,
+        DropReason::FragTimeout,
     ];
 
     /// The counter's stable name.
@@ -172,6 +205,15 @@ impl DropReason {
             DropReason::ArpWrongSubnet => "arp_wrong_subnet",
             DropReason::AclDenied => "acl_denied",
             DropReason::ConnLimit => "conn_limit",
+            DropReason::FragOverlap => "frag_overlap",
+            DropReason::FragDuplicate => "frag_duplicate",
+            DropReason::FragTiny => "frag_tiny",
+            DropReason::FragOffsetOne => "frag_offset_one",
+            DropReason::FragTooMany => "frag_too_many",
+            DropReason::FragMalformed => "frag_malformed",
+            DropReason::FragHoldFull => "frag_hold_full",
+            DropReason::FragTableFull => "frag_table_full",
+            DropReason::FragTimeout => "frag_timeout",
         }
     }
 }

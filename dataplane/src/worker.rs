@@ -12,7 +12,9 @@
 //!   [`crate::neigh`]).
 //!
 //! Each iteration: control -> neighbour updates -> hand-off ring -> rx burst of every port ->
-//! pipeline -> neighbour timers and ARP requests -> tx flush -> bounded session expiry. Tx is
+//! pipeline -> neighbour timers and ARP requests -> bounded fragment expiry -> tx flush -> bounded
+//! session expiry. Fragments held by the pipeline ([`crate::frag`]) are sent, or dropped and counted,
+//! right after the packet that released them. Tx is
 //! flushed whenever a port's buffer reaches a burst and at the end of the iteration; what the queue
 //! does not take is freed and counted `drop.tx_full`, never retried in a spin.
 //!
@@ -38,6 +40,8 @@ use crate::wire::{arp, ethernet};
 
 /// Sessions expired at most per iteration.
 pub const EXPIRE_BUDGET: usize = 64;
+/// Fragment-tracker entries expired at most per iteration.
+pub const FRAG_EXPIRE_BUDGET: usize = 64;
 /// Interval of the neighbour timers.
 pub const NEIGH_TICK_MS: u64 = 100;
 /// Neighbour updates applied at most per iteration.
@@ -285,6 +289,7 @@ pub struct Worker<IO: WorkerIo> {
     rx: Vec<IO::Buf>,
     tx: Vec<Vec<IO::Buf>>,
     released: Vec<(u16, [u8; 6], IO::Buf)>,
+    frags: Vec<(IO::Buf, Verdict)>,
     updates: Vec<NeighUpdate>,
     arp_requests: Vec<(u16, Ipv4Addr)>,
     last_tick_ms: u64,
@@ -322,13 +327,14 @@ impl<IO: WorkerIo> Worker<IO> {
                 max_sessions: conf.max_sessions,
             },
         );
-        let pipe = Pipeline::new(
+        let pipe: Pipeline<IO::Buf> = Pipeline::new(
             conf.index,
             conf.ports,
             routes,
             NeighTable::new(neigh::DEFAULT_CAPACITY),
             lb,
         );
+        let frags_cap = pipe.frag.limits().held + 1;
         Ok(Worker {
             index: conf.index,
             lcore_id: conf.lcore_id,
@@ -344,6 +350,7 @@ impl<IO: WorkerIo> Worker<IO> {
             rx: Vec::with_capacity(BURST),
             tx: (0..n_ports).map(|_| Vec::with_capacity(BURST)).collect(),
             released: Vec::with_capacity(neigh::PENDING_MAX),
+            frags: Vec::with_capacity(frags_cap),
             updates: Vec::with_capacity(8),
             arp_requests: Vec::with_capacity(64),
             last_tick_ms: 0,
@@ -375,6 +382,7 @@ impl<IO: WorkerIo> Worker<IO> {
         let mut counters = Vec::with_capacity(DropReason::ALL.len() + 16);
         self.counters.to_counters(&mut counters);
         self.pipe.lb.counters(&mut counters);
+        self.pipe.frag.counters(&mut counters);
         LcoreStats {
             lcore: self.lcore_id,
             counters,
@@ -393,7 +401,7 @@ impl<IO: WorkerIo> Worker<IO> {
             self.counters.neigh_updates_in += 1;
             self.pipe.learn(u.port, u.ip, u.mac, now_ms, true);
         }
-        self.after_packet();
+        self.after_packet(now_ms);
         let mut handled = 0;
         for _ in 0..BURST {
             let Ok(mut buf) = self.handoff.rx.try_recv() else {
@@ -424,6 +432,9 @@ impl<IO: WorkerIo> Worker<IO> {
             self.counters.drop(DropReason::NeighUnresolved, lost as u64);
         }
         self.send_arp_requests();
+        if self.pipe.expire_fragments(now_ms, FRAG_EXPIRE_BUDGET) > 0 {
+            self.after_packet(now_ms);
+        }
         self.flush_all();
         self.pipe.lb.expire(now_ms, EXPIRE_BUDGET);
         handled
@@ -543,18 +554,30 @@ impl<IO: WorkerIo> Worker<IO> {
                 Some(Ok(())) => self.counters.handoff_out += 1,
                 _ => self.counters.drop(DropReason::HandoffFull, 1),
             },
+            Verdict::Hold => {
+                if self.pipe.hold_fragment(buf).is_err() {
+                    self.counters.drop(DropReason::FragHoldFull, 1);
+                }
+            }
             // Turned into `Forward` or `Drop` above.
             Verdict::Consumed | Verdict::ForwardReshaped { .. } => {}
             Verdict::Drop(r) => self.counters.drop(r, 1),
         }
-        self.after_packet();
+        self.after_packet(now_ms);
     }
 
-    /// Send what neighbour resolution released and pass learned neighbours to the other workers.
-    fn after_packet(&mut self) {
+    /// Send what neighbour resolution released, dispatch the fragments the pipeline released or
+    /// dropped, and pass learned neighbours to the other workers.
+    fn after_packet(&mut self, now_ms: u64) {
         if !self.pipe.has_pending() {
             return;
         }
+        let mut frags = std::mem::take(&mut self.frags);
+        self.pipe.drain_fragments(&mut frags);
+        for (b, v) in frags.drain(..) {
+            self.dispatch(b, v, now_ms);
+        }
+        self.frags = frags;
         let mut rel = std::mem::take(&mut self.released);
         self.pipe.drain_released(&mut rel);
         for (port, mac, mut b) in rel.drain(..) {

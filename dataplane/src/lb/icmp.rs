@@ -44,6 +44,7 @@ pub(super) fn error_flow(ip: &[u8]) -> Result<Option<(Pkt, Embedded)>, DropReaso
             ttl: outer.ttl(),
             len: outer.total_len() as u16,
             flags: TcpFlags::default(),
+            first_frag: false,
         },
         e,
     )))

@@ -127,6 +127,16 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
         f & FLAG_MF != 0 || f & FRAG_OFFSET_MASK != 0
     }
 
+    /// More-fragments flag set.
+    pub fn more_frags(&self) -> bool {
+        self.flags_frag() & FLAG_MF != 0
+    }
+
+    /// Fragment offset in bytes (the field times 8).
+    pub fn frag_offset(&self) -> usize {
+        usize::from(self.flags_frag() & FRAG_OFFSET_MASK) * 8
+    }
+
     /// Time to live.
     pub fn ttl(&self) -> u8 {
         self.b()[field::TTL]
@@ -231,6 +241,15 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
         let old = self.dst();
         let c = checksum::update32(self.checksum(), u32::from(old), u32::from(a));
         self.set_dst(a);
+        self.set_checksum(c);
+        old
+    }
+
+    /// Rewrite the identification field and patch the header checksum; returns the old value.
+    pub fn rewrite_ident(&mut self, id: u16) -> u16 {
+        let old = self.ident();
+        let c = checksum::update16(self.checksum(), old, id);
+        self.bm()[field::IDENT].copy_from_slice(&id.to_be_bytes());
         self.set_checksum(c);
         old
     }

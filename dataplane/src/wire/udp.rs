@@ -1,6 +1,8 @@
 //! UDP header view (RFC 768).
 //!
-//! [`UdpPacket::new_checked`] guarantees the 8-byte header is present and `8 <= length <= buffer`.
+//! [`UdpPacket::new_checked`] guarantees the 8-byte header is present and `8 <= length <= buffer`;
+//! [`UdpPacket::new_first_fragment`] (the header of a fragmented datagram) only the header, with the
+//! accessors stopping at the buffer's end.
 //! A stored checksum of 0 means "no checksum" over IPv4: the rewrite helpers leave it 0, and a
 //! computed checksum of 0 is stored as 0xffff.
 
@@ -38,8 +40,31 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
         Ok(UdpPacket { buffer })
     }
 
+    /// Wrap the payload of a datagram's first fragment: only the 8-byte header is there, so only
+    /// the header is checked (length field >= 8); the length field may run past the buffer, and the
+    /// accessors stop at the buffer's end.
+    ///
+    /// # Errors
+    /// [`WireError::Truncated`] when shorter than 8 bytes; [`WireError::Malformed`] when the length
+    /// field is below 8.
+    pub fn new_first_fragment(buffer: T) -> Result<Self, WireError> {
+        let b = buffer.as_ref();
+        if b.len() < HEADER_LEN {
+            return Err(WireError::Truncated);
+        }
+        if usize::from(u16::from_be_bytes([b[4], b[5]])) < HEADER_LEN {
+            return Err(WireError::Malformed);
+        }
+        Ok(UdpPacket { buffer })
+    }
+
     fn b(&self) -> &[u8] {
         self.buffer.as_ref()
+    }
+
+    /// The length field, cut at the buffer's end (equal to it for a whole datagram).
+    fn held_len(&self) -> usize {
+        self.len().min(self.b().len())
     }
 
     /// Source port.
@@ -69,7 +94,7 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
 
     /// The payload, up to the length field.
     pub fn payload(&self) -> &[u8] {
-        &self.b()[HEADER_LEN..self.len()]
+        &self.b()[HEADER_LEN..self.held_len()]
     }
 
     /// The checksum is right (or absent) for a datagram carried from `src` to `dst`.
@@ -77,7 +102,7 @@ impl<T: AsRef<[u8]>> UdpPacket<T> {
         if self.checksum() == 0 {
             return true;
         }
-        let d = &self.b()[..self.len()];
+        let d = &self.b()[..self.held_len()];
         let sum = checksum::pseudo_header_v4(src, dst, super::ipv4::PROTO_UDP, d.len() as u16)
             + checksum::sum16(d);
         checksum::fold(sum) == 0xffff
@@ -107,7 +132,7 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> UdpPacket<T> {
     /// Compute and store the checksum for a datagram carried from `src` to `dst`.
     pub fn fill_checksum_v4(&mut self, src: Ipv4Addr, dst: Ipv4Addr) {
         self.set_checksum(0);
-        let len = self.len();
+        let len = self.held_len();
         let c = checksum::l4_checksum_v4(src, dst, super::ipv4::PROTO_UDP, &self.b()[..len]);
         self.set_checksum(if c == 0 { 0xffff } else { c });
     }

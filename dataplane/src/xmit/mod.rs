@@ -8,8 +8,10 @@
 //! patching the header checksum. A packet whose TTL is <= 1 is refused with
 //! [`DropReason::Ipv4TtlExpired`] before anything is written. The `nat_*`/`fullnat_*` functions
 //! decrement the TTL; [`crate::lb::LbCtx`] calls [`rewrite`] without it because the pipeline
-//! decrements the TTL of every forwarded packet itself. Fragments are refused
-//! ([`DropReason::Ipv4Fragment`]): only a whole datagram has the ports we rewrite.
+//! decrements the TTL of every forwarded packet itself. A first fragment (offset 0) is rewritten like
+//! a whole packet: its TCP/UDP header is all there and the incremental checksum update needs nothing
+//! else (see [`crate::frag`]); later fragments are refused ([`DropReason::Ipv4Fragment`]): they have no
+//! ports.
 
 pub mod fullnat;
 pub mod icmp;
@@ -26,8 +28,9 @@ use std::net::Ipv4Addr;
 /// with incremental checksum updates, and a TTL decrement when `dec_ttl`.
 ///
 /// # Errors
-/// `Ipv4Malformed`, `Ipv4Fragment`, `Ipv4TtlExpired`, `TcpMalformed`/`UdpMalformed`, or `NotForUs` for
-/// a protocol other than TCP/UDP. Nothing is written on error.
+/// `Ipv4Malformed`, `Ipv4Fragment` (a fragment other than the first), `Ipv4TtlExpired`,
+/// `TcpMalformed`/`UdpMalformed`, or `NotForUs` for a protocol other than TCP/UDP. Nothing is written
+/// on error.
 pub fn rewrite(
     ip: &mut [u8],
     new_src: Option<(Ipv4Addr, u16)>,
@@ -35,9 +38,10 @@ pub fn rewrite(
     dec_ttl: bool,
 ) -> Result<(), DropReason> {
     let mut pkt = Ipv4Packet::new_checked(ip).map_err(|_| DropReason::Ipv4Malformed)?;
-    if pkt.is_fragment() {
+    if pkt.frag_offset() != 0 {
         return Err(DropReason::Ipv4Fragment);
     }
+    let first_frag = pkt.more_frags();
     if pkt.ttl() <= 1 {
         return Err(DropReason::Ipv4TtlExpired);
     }
@@ -56,8 +60,12 @@ pub fn rewrite(
             }
         }
         PROTO_UDP => {
-            let mut l4 =
-                UdpPacket::new_checked(pkt.payload_mut()).map_err(|_| DropReason::UdpMalformed)?;
+            let l4 = if first_frag {
+                UdpPacket::new_first_fragment(pkt.payload_mut())
+            } else {
+                UdpPacket::new_checked(pkt.payload_mut())
+            };
+            let mut l4 = l4.map_err(|_| DropReason::UdpMalformed)?;
             if let Some((a, p)) = new_src {
                 l4.patch_pseudo_addr(src, a);
                 l4.rewrite_src_port(p);
@@ -208,11 +216,14 @@ mod tests {
             Err(DropReason::Ipv4TtlExpired)
         );
         let mut p = tcp(C, V, 64, SYN, 1, 0, &[]);
-        p[6] = 0x20; // MF
+        p[6] = 0x00;
+        p[7] = 0x01; // offset 8 bytes
+        let orig = p.clone();
         assert_eq!(
             rewrite(&mut p, None, Some(V), true),
             Err(DropReason::Ipv4Fragment)
         );
+        assert_eq!(p, orig);
         let mut p = tcp(C, V, 64, SYN, 1, 0, &[]);
         p[9] = 47;
         assert_eq!(
