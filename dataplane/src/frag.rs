@@ -466,7 +466,7 @@ impl<B> FragTable<B> {
         let start = f.offset as u32;
         let end = start + f.len as u32;
         let bad = if f.len == 0
-            || (f.more && f.len % 8 != 0)
+            || (f.more && !f.len.is_multiple_of(8))
             || end as usize + f.header_len > usize::from(u16::MAX)
         {
             Some(DropReason::FragMalformed)
