@@ -2,10 +2,10 @@
 """Hostile frames against rvsd, for tests/e2e/30-hostile.sh (run with /usr/bin/python3, which has scapy,
 inside the client namespace).
 
-Each kind is a list of frames sent on the client tap. After sending, the `drop.<reason>` counters of
-`rvsadm --dp-stats` (summed over lcores) must have moved by exactly the number of frames under the
+Each kind is a list of frames sent on the client tap (N times). After sending, the `drop.<reason>` counters
+of `rvsadm --dp-stats` (summed over lcores) must have moved by exactly the number of frames under the
 expected reason and not at all under any other reason (`None`: the frames are accepted, no drop counter
-may move). Every wait is bounded. Prints one `ok <kind>` or `FAIL <kind>: ...` line per kind and exits 1
+may move; a dict: exactly these deltas, e.g. fragments held and then timed out). Every wait is bounded. Prints one `ok <kind>` or `FAIL <kind>: ...` line per kind and exits 1
 when any failed.
 
 Frames that reach a real server are recognised by the e2e script in the real servers' captures: every
@@ -75,10 +75,13 @@ def kinds(me, rvsd):
     good_ip = bytes(IP(src=CLIENT, dst=VIP) / TCP(sport=5001, dport=SVC, flags="S"))
     bad_tcp = e / IP(src=CLIENT, dst=VIP) / TCP(sport=5002, dport=SVC, flags="S", chksum=0x1234)
     frag_payload = bytes(TCP(sport=5003, dport=SVC, flags="S")) + b"A" * 32
+    # Two later fragments of one datagram overlapping by 8 bytes (the first is held, waiting for its
+    # first fragment, when the second comes): the whole datagram is dropped.
     overlap = [
-        e / IP(src=CLIENT, dst=VIP, id=77, flags="MF", frag=0, proto=6) / Raw(frag_payload[:24]),
-        e / IP(src=CLIENT, dst=VIP, id=77, frag=1, proto=6) / Raw(b"B" * 24),
+        e / IP(src=CLIENT, dst=VIP, id=77, flags="MF", frag=3, proto=6) / Raw(b"B" * 16),
+        e / IP(src=CLIENT, dst=VIP, id=77, flags="MF", frag=4, proto=6) / Raw(b"C" * 16),
     ]
+    echo = bytes(ICMP(id=7, seq=1) / Raw(b"e" * 40))
     quoted = IP(src=VIP, dst=CLIENT) / TCP(sport=SVC, dport=5004, flags="SA")
     arp = Ether(src=me, dst="ff:ff:ff:ff:ff:ff")
     arp_u = Ether(src=ATTACKER_MAC, dst=rvsd)
@@ -101,11 +104,23 @@ def kinds(me, rvsd):
         ("bad IPv4 checksum", [e / IP(src=CLIENT, dst=VIP, chksum=0xBEEF) / syn], "drop.ipv4_bad_checksum"),
         ("IP option record-route", [e / IP(src=CLIENT, dst=VIP, options=[IPOption_RR()]) / syn], "drop.ipv4_options"),
         ("IP option loose source route", [e / IP(src=CLIENT, dst=VIP, options=[IPOption_LSRR(routers=[RS1])]) / syn], "drop.ipv4_options"),
-        ("first fragment (MF)", [e / IP(src=CLIENT, dst=VIP, id=70, flags="MF", frag=0, proto=6) / Raw(frag_payload[:24])], "drop.ipv4_fragment"),
-        ("last fragment (offset)", [e / IP(src=CLIENT, dst=VIP, id=71, frag=3, proto=6) / Raw(frag_payload[24:])], "drop.ipv4_fragment"),
-        ("overlapping fragments", overlap, "drop.ipv4_fragment"),
+        # --- fragments (policy: dataplane/src/frag.rs): a fragmented SYN opens nothing and its datagram's
+        # later fragments share its fate; a fragment repeated exactly is dropped alone; later fragments wait
+        # 2 s for their first one; overlaps, RFC 1858 tiny and offset-8 TCP fragments, too many fragments drop
+        # the whole datagram; fragments to nothing we serve, or to rvsd's own address, are dropped.
+        ("fragmented SYN (first fragment)", [e / IP(src=CLIENT, dst=VIP, id=70, flags="MF", frag=0, proto=6) / Raw(frag_payload[:24])], "drop.no_session"),
+        ("lone last fragment (held, repeats dropped, then timed out)", [e / IP(src=CLIENT, dst=VIP, id=71, frag=3, proto=6) / Raw(frag_payload[24:])],
+         {"drop.frag_duplicate": N - 1, "drop.frag_timeout": 1}),
+        ("overlapping fragments", overlap, "drop.frag_overlap"),
         ("tiny overlapping TCP-header fragment", [e / IP(src=CLIENT, dst=VIP, id=72, flags="MF", frag=0, proto=6) / Raw(frag_payload[:8]),
-                                                  e / IP(src=CLIENT, dst=VIP, id=72, frag=1, proto=6) / Raw(bytes(TCP(sport=5003, dport=22, flags="S"))[8:])], "drop.ipv4_fragment"),
+                                                  e / IP(src=CLIENT, dst=VIP, id=72, frag=1, proto=6) / Raw(bytes(TCP(sport=5003, dport=22, flags="S"))[8:])], "drop.frag_tiny"),
+        ("TCP fragment at offset 8 bytes", [e / IP(src=CLIENT, dst=VIP, id=73, flags="MF", frag=1, proto=6) / Raw(b"D" * 16)], "drop.frag_offset_one"),
+        ("65 fragments of one datagram", [e / IP(src=CLIENT, dst=VIP, id=74, flags="MF", frag=i, proto=17) / Raw(b"E" * 8) for i in range(1, 66)],
+         "drop.frag_too_many"),
+        ("fragment to an address we do not serve", [e / IP(src=CLIENT, dst="10.20.30.40", id=75, flags="MF", frag=2, proto=17) / Raw(b"F" * 16)],
+         "drop.not_for_us"),
+        ("fragmented echo request to rvsd's address", [e / IP(src=CLIENT, dst=PORT_ADDR, id=76, flags="MF", frag=0, proto=1) / Raw(echo[:24])],
+         "drop.ipv4_fragment"),
         # --- martian sources
         ("zero source", [martian("0.0.0.0", 5010)], "drop.ipv4_bad_source"),
         ("broadcast source", [martian("255.255.255.255", 5011)], "drop.ipv4_bad_source"),
@@ -191,10 +206,11 @@ def main():
             if oversized:
                 subprocess.run(["ip", "link", "set", "dev", a.iface, "mtu", "1500"], check=True, timeout=10)
         n = len(frames) * N
-        deadline = time.monotonic() + (3.0 if want else 0.5)
+        expect = want if isinstance(want, dict) else ({want: n} if want else {})
+        deadline = time.monotonic() + (6.0 if isinstance(want, dict) else 3.0 if want else 0.5)
         while True:
             after = dp_drops(a.rvsadm, a.socket)
-            if want and after.get(want, 0) - before.get(want, 0) >= n:
+            if expect and all(after.get(k, 0) - before.get(k, 0) >= v for k, v in expect.items()):
                 break
             if time.monotonic() > deadline:
                 break
@@ -202,7 +218,6 @@ def main():
         time.sleep(0.1)
         after = dp_drops(a.rvsadm, a.socket)
         moved = {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
-        expect = {want: n} if want else {}
         if moved == expect:
             print(f"ok {name}: {expect or 'no drop'}")
         else:
