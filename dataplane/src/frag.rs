@@ -21,6 +21,9 @@
 //!   towards one real server through one FULLNAT local address (or two real servers answering one
 //!   client through the VIP) never collide in the receiver's reassembly. DR and tunnel keep the
 //!   client's datagram as it is.
+//! - Session state and counters follow the first fragment: a fragmented datagram is one packet of
+//!   its first fragment's bytes in the dest's traffic counters (IPVS, which reassembles first, counts
+//!   one packet too) and later fragments do not refresh the session's expiry.
 //! - A datagram whose first fragment is refused (no service, no session, ACL, full table...) has all
 //!   its fragments dropped under the same reason. A fragmented TCP segment never opens a session (its
 //!   checksum cannot be verified before reassembly): it only replays an existing one.

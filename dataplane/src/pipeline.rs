@@ -9,7 +9,8 @@
 //! [`Pipeline::neigh`], because it may queue the buffer.
 //!
 //! Invariants: the pipeline works on the frame's bytes in place and allocates nothing; every byte
-//! string is either answered, forwarded, handed off, absorbed (ARP replies), or dropped with a
+//! string is either answered, forwarded, handed off, absorbed (ARP replies), held (a fragment
+//! waiting for its datagram's first fragment, bounded in count and time), or dropped with a
 //! [`DropReason`] — malformed input never panics (all parsing goes through `new_checked` views).
 //! Malformed TCP/UDP headers inside a valid IPv4 packet are [`LbCtx::process`]'s to reject.
 //! A frame received from another worker's hand-off skips the ownership check (so a disagreement
