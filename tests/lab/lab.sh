@@ -95,7 +95,17 @@ lab_curl() { lab_ns client curl -s --connect-timeout 3 --max-time 3 "$@"; }
 
 # One UDP datagram from the client namespace; prints the answer (empty on timeout).
 lab_udp() { # lab_udp HOST PORT [payload]
-    echo "${3:-ping}" | lab_ns client timeout 5 socat -T 2 - "UDP4:$1:$2" || true
+    # One datagram, one answer (or none within 5 s): socat would give up 0.5 s after its stdin ends.
+    lab_ns client timeout 8 /usr/bin/python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.settimeout(5)
+s.sendto(sys.argv[3].encode() + b"\n", (sys.argv[1], int(sys.argv[2])))
+try:
+    print(s.recv(65535).decode(errors="replace").strip())
+except OSError:
+    pass
+' "$1" "$2" "${3:-ping}" || true
 }
 
 # rvsadm against this lab's daemon.
