@@ -86,11 +86,22 @@ pub enum DropReason {
     AclDenied,
     /// A new connection refused by the service's connection limit.
     ConnLimit,
+    /// An ACK without session whose SYN cookie is forged or expired, while the SYN proxy has cookies
+    /// out.
+    SynproxyBadCookie,
+    /// A segment the SYN proxy does not accept in its session's state: a client SYN inside a live
+    /// proxied connection, a real-server segment other than SYN-ACK or RST before its SYN-ACK.
+    SynproxyUnexpected,
+    /// A client packet of a proxied connection waiting for its real server, beyond the hold store's
+    /// bounds (per session or per lcore).
+    SynproxyHoldFull,
+    /// A held packet of a proxied connection whose real server did not answer in time.
+    SynproxyHoldExpired,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 38] = [
+    pub const ALL: [DropReason; 42] = [
         DropReason::EthTruncated,
         DropReason::EthUnsupported,
         DropReason::ArpMalformed,
@@ -129,6 +140,10 @@ impl DropReason {
         DropReason::ArpWrongSubnet,
         DropReason::AclDenied,
         DropReason::ConnLimit,
+        DropReason::SynproxyBadCookie,
+        DropReason::SynproxyUnexpected,
+        DropReason::SynproxyHoldFull,
+        DropReason::SynproxyHoldExpired,
     ];
 
     /// The counter's stable name.
@@ -172,6 +187,10 @@ impl DropReason {
             DropReason::ArpWrongSubnet => "arp_wrong_subnet",
             DropReason::AclDenied => "acl_denied",
             DropReason::ConnLimit => "conn_limit",
+            DropReason::SynproxyBadCookie => "synproxy_bad_cookie",
+            DropReason::SynproxyUnexpected => "synproxy_unexpected",
+            DropReason::SynproxyHoldFull => "synproxy_hold_full",
+            DropReason::SynproxyHoldExpired => "synproxy_hold_expired",
         }
     }
 }
