@@ -16,8 +16,8 @@ use toml::Spanned;
 use crate::raw::RawConfig;
 use crate::{
     Config, ConfigError, ControlConfig, DataplaneConfig, EalConfig, ErrorKind, Ipv4Net, Location,
-    PortConfig, RouteConfig, RuleLine, ServicesConfig, DEFAULT_MAX_SESSIONS, DEFAULT_MBUFS, DEFAULT_SYNPROXY_THRESHOLD,
-    DEFAULT_MTU, MAX_LCORE, MAX_PORTS,
+    PortConfig, RouteConfig, RuleLine, ServicesConfig, DEFAULT_MAX_SESSIONS, DEFAULT_MBUFS,
+    DEFAULT_MTU, DEFAULT_SYNPROXY_THRESHOLD, MAX_LCORE, MAX_PORTS,
 };
 
 const MAX_IDLE_BACKOFF_US: u64 = 1_000_000;
@@ -142,7 +142,11 @@ fn validate_dataplane(src: &Source<'_>, raw: &RawConfig) -> Result<DataplaneConf
         }
         None => DEFAULT_MAX_SESSIONS,
     };
-    let synproxy = dp.synproxy.as_ref().map(|v| *v.get_ref()).unwrap_or_default();
+    let synproxy = dp
+        .synproxy
+        .as_ref()
+        .map(|v| *v.get_ref())
+        .unwrap_or_default();
     let synproxy_threshold = match &dp.synproxy_threshold {
         Some(v) => {
             let n = src.range("dataplane.synproxy_threshold", v, 1, max_sessions as u64)?;

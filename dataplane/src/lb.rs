@@ -386,7 +386,8 @@ impl LbCtx {
             self.c.table_full += 1;
             return Err(DropReason::SessionTableFull);
         }
-        let (Some(svc), Some(local)) = (self.snap.services().get(si), self.local.get_mut(si)) else {
+        let (Some(svc), Some(local)) = (self.snap.services().get(si), self.local.get_mut(si))
+        else {
             return Err(DropReason::NotForUs); // cannot happen: `local` is built from the snapshot
         };
         let persistent = svc.spec.persistent.is_some();

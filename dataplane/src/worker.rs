@@ -440,7 +440,8 @@ impl<IO: WorkerIo> Worker<IO> {
             self.counters.drop(DropReason::NeighUnresolved, lost as u64);
             if !self.held.is_empty() {
                 let n = self.held.expire(now_ms);
-                self.counters.drop(DropReason::SynproxyHoldExpired, n as u64);
+                self.counters
+                    .drop(DropReason::SynproxyHoldExpired, n as u64);
             }
         }
         self.send_arp_requests();

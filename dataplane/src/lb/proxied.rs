@@ -300,7 +300,7 @@ mod tests {
     use crate::xmit::testpkt::{self, parse_valid, ACK, FIN, PSH, RST, SYN};
     use etherparse::{PacketBuilder, TcpOptionElement};
     use rvs_control::proto::{
-        DestSpec, LaddrSpec, Request, Response, ServiceKey, ServiceSpec, Protocol, TunnelCsum,
+        DestSpec, LaddrSpec, Protocol, Request, Response, ServiceKey, ServiceSpec, TunnelCsum,
         TunnelType,
     };
 
@@ -376,8 +376,8 @@ mod tests {
         opts: &[TcpOptionElement],
         data: &[u8],
     ) -> Vec<u8> {
-        let mut b = PacketBuilder::ipv4(src.0.octets(), dst.0.octets(), 64)
-            .tcp(src.1, dst.1, seq, win);
+        let mut b =
+            PacketBuilder::ipv4(src.0.octets(), dst.0.octets(), 64).tcp(src.1, dst.1, seq, win);
         if flags & SYN != 0 {
             b = b.syn();
         }
@@ -709,7 +709,10 @@ mod tests {
         assert!(matches!(c.process(&mut p, t + 999), LbVerdict::Hold(_)));
         let mut p = data.clone();
         let v = c.process(&mut p, t + 1000);
-        assert_eq!(emitted(v, &p), seg(C, R1, SYN, ISN, 0, 502, &mss(1460), &[]));
+        assert_eq!(
+            emitted(v, &p),
+            seg(C, R1, SYN, ISN, 0, 502, &mss(1460), &[])
+        );
         assert_eq!(c.counter("synproxy_syn_retransmits"), Some(1));
         let mut p = data.clone();
         assert!(matches!(c.process(&mut p, t + 1500), LbVerdict::Hold(_)));

@@ -174,7 +174,10 @@ mod tests {
         }
         // Blind guesses: about 4 in 2^24 pass; none of 100000 sequential guesses should.
         let valid = (0..100_000u32)
-            .filter(|g| k.check(&T, 1000, g.wrapping_mul(2_654_435_761), now).is_some())
+            .filter(|g| {
+                k.check(&T, 1000, g.wrapping_mul(2_654_435_761), now)
+                    .is_some()
+            })
             .count();
         assert_eq!(valid, 0);
     }

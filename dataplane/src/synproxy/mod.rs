@@ -49,8 +49,8 @@ use crate::stats::DropReason;
 use crate::wire::ipv4::{Ipv4Header, Ipv4Packet, HEADER_LEN as IP_HEADER_LEN, PROTO_TCP};
 use crate::wire::tcp::{TcpPacket, FLAG_ACK, HEADER_LEN as TCP_HEADER_LEN};
 use cookie::CookieKey;
-use rvs_control::proto::Counter;
 pub use rvs_config::SynproxyMode;
+use rvs_control::proto::Counter;
 use std::net::Ipv4Addr;
 
 /// TTL of the packets the proxy originates.
@@ -232,10 +232,7 @@ impl Synproxy {
     /// The side entry of session slot `slot`.
     #[inline]
     pub fn slot(&self, slot: u32) -> SpSlot {
-        self.slots
-            .get(slot as usize)
-            .copied()
-            .unwrap_or_default()
+        self.slots.get(slot as usize).copied().unwrap_or_default()
     }
 
     /// Set the side entry of session slot `slot`.
@@ -480,7 +477,9 @@ pub fn shift(ip: &mut [u8], dir: Dir, delta: u32) -> Result<(), DropReason> {
     let mut p = Ipv4Packet::new_checked(ip).map_err(|_| DropReason::Ipv4Malformed)?;
     let mut t = TcpPacket::new_checked(p.payload_mut()).map_err(|_| DropReason::TcpMalformed)?;
     match dir {
-        Dir::In if t.flags() & FLAG_ACK != 0 => t.rewrite_ack_number(t.ack_number().wrapping_add(delta)),
+        Dir::In if t.flags() & FLAG_ACK != 0 => {
+            t.rewrite_ack_number(t.ack_number().wrapping_add(delta))
+        }
         Dir::In => {}
         Dir::Out => t.rewrite_seq(t.seq().wrapping_sub(delta)),
     }
@@ -501,8 +500,15 @@ mod tests {
     fn mss_option_parsing() {
         assert_eq!(mss_option(&[2, 4, 5, 0xb4]), Some(1460));
         assert_eq!(mss_option(&[1, 1, 2, 4, 5, 0x8c]), Some(1420));
-        assert_eq!(mss_option(&[4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 2, 4, 2, 0x18]), Some(536));
-        assert_eq!(mss_option(&[0, 2, 4, 5, 0xb4]), None, "after end of options");
+        assert_eq!(
+            mss_option(&[4, 2, 8, 10, 0, 0, 0, 1, 0, 0, 0, 0, 2, 4, 2, 0x18]),
+            Some(536)
+        );
+        assert_eq!(
+            mss_option(&[0, 2, 4, 5, 0xb4]),
+            None,
+            "after end of options"
+        );
         assert_eq!(mss_option(&[3, 3, 7]), None);
         assert_eq!(mss_option(&[2, 4, 5]), None, "cut");
         assert_eq!(mss_option(&[5, 0, 2, 4, 5, 0xb4]), None, "length 0");
