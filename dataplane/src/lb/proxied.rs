@@ -762,6 +762,32 @@ mod tests {
     }
 
     #[test]
+    fn icmp_error_about_a_shifted_packet_quotes_the_server_sequence() {
+        use crate::xmit::icmp::tests::{icmp_error, parse_icmp_valid};
+        let r = rules(FwdMethod::Masq);
+        let mut c = ctx(&r, SynproxyMode::On, 1, 16);
+        let k = cookie_of(&c, C, ISN, 3, 1);
+        let mut p = seg(C, V, ACK, ISN + 1, k + 1, 502, &[], &[]);
+        assert!(matches!(c.process(&mut p, 1), LbVerdict::Emit(_)));
+        let mut p = seg(R1, C, SYN | ACK, S, ISN + 1, 502, &[], &[]);
+        assert!(matches!(c.process(&mut p, 1), LbVerdict::Emit(_)));
+        // What we sent the client (seq in the cookie's space), and a router's error about it.
+        let mut sent = seg(R1, C, ACK, S + 1, ISN + 1, 502, &[], &[0; 100]);
+        assert_eq!(c.process(&mut sent, 2), FWD);
+        let router = Ipv4Addr::new(10, 10, 0, 254);
+        let frag = etherparse::Icmpv4Type::DestinationUnreachable(
+            etherparse::icmpv4::DestUnreachableHeader::FragmentationNeeded { next_hop_mtu: 100 },
+        );
+        let mut e = icmp_error(router, V.0, frag.clone(), &sent[..28]);
+        assert_eq!(c.process(&mut e, 3), FWD);
+        let (src, dst, typ, quote) = parse_icmp_valid(&e);
+        assert_eq!((src, dst, typ), (router, R1.0, frag));
+        // The quote as the real server sent it: its address and port, its own sequence number.
+        let want = seg(R1, C, ACK, S + 1, ISN + 1, 502, &[], &[0; 100]);
+        assert_eq!(quote[..28], want[..28]);
+    }
+
+    #[test]
     fn direct_routing_services_are_not_proxied() {
         let r = rules(FwdMethod::Route);
         let mut c = ctx(&r, SynproxyMode::On, 1, 16);
