@@ -14,6 +14,10 @@
 //!   (no ACK; else `NoSession`), the scheduler picks a dest (`NoDest` when none is available), FULLNAT takes a local
 //!   `(laddr, lport)` from this worker's slice (`NoLocalPort`), the session is inserted
 //!   (`SessionTableFull`), counted on the dest (inactive until `ESTABLISHED`), and replayed.
+//! - With the SYN proxy on or auto ([`crate::synproxy`], hooks in `lb/proxied.rs`), a TCP packet
+//!   without session to a NAT/FULLNAT service may be answered with a cookie (SYN) or open a proxied
+//!   connection (ACK with a good cookie): [`LbVerdict::Emit`]; packets of proxied sessions may be held
+//!   ([`LbVerdict::Hold`]) and have their sequence numbers shifted after the ordinary rewrite.
 //! - Anything else is [`LbVerdict::Pass`]: the pipeline handles it (ICMP echo to a local address, or
 //!   drop).
 //! - A session whose dest was deleted drops its packets (`DestDeleted`) and expires at once.
