@@ -68,17 +68,16 @@ impl LbCtx {
         ip: &mut [u8],
         now_ms: u64,
     ) -> Option<LbVerdict> {
-        if !proxiable(self.snap.services().get(si)?) {
-            return None;
-        }
+        // Cheap checks first: while the proxy is idle, a new flow pays only for them.
         let f = p.flags;
+        let proxiable = |lb: &LbCtx| lb.snap.services().get(si).is_some_and(proxiable);
         if f.syn && !f.ack {
-            if !self.sp.answers_syn(now_ms) {
+            if !self.sp.answers_syn(now_ms) || !proxiable(self) {
                 return None;
             }
             return Some(self.answer_syn(si, p, ip, now_ms));
         }
-        if f.ack && !f.syn && !f.rst && self.sp.cookies_outstanding(now_ms) {
+        if f.ack && !f.syn && !f.rst && self.sp.cookies_outstanding(now_ms) && proxiable(self) {
             return Some(self.cookie_ack(si, p, ip, now_ms));
         }
         None

@@ -252,7 +252,12 @@ impl Synproxy {
     /// The session slot whose held packets may go, once.
     #[inline]
     pub fn take_release(&mut self) -> Option<u32> {
-        self.release.take()
+        // Checked after every packet: a load, and a store only when there is something to take.
+        if self.release.is_some() {
+            self.release.take()
+        } else {
+            None
+        }
     }
 
     /// Count a SYN answered with a cookie.
