@@ -581,6 +581,8 @@ impl<IO: WorkerIo> Worker<IO> {
 
     /// Re-inject the frames held for session slot `slot` (its real server answered), oldest first:
     /// each is processed again from its own headers, as a frame handed off by another worker.
+    #[cold]
+    #[inline(never)]
     fn release_held(&mut self, slot: u32, now_ms: u64) {
         let mut out = std::mem::take(&mut self.released_held);
         self.held.take(slot, &mut out);

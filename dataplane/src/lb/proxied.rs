@@ -60,7 +60,8 @@ fn emit(b: &Built, ip: &mut [u8]) -> LbVerdict {
 
 impl LbCtx {
     /// A TCP packet `p` without session to service `si`, with the proxy on or auto. `None`: not the
-    /// proxy's (the ordinary path decides).
+    /// proxy's (the ordinary path decides). Kept out of line: the ordinary path stays small.
+    #[inline(never)]
     pub(super) fn synproxy_miss(
         &mut self,
         si: usize,
@@ -183,7 +184,9 @@ impl LbCtx {
     }
 
     /// A packet `p` travelling `dir` of proxied session `id`, before the ordinary replay. `None`: replay
-    /// it (and shift its sequence numbers unless still pending).
+    /// it (and shift its sequence numbers unless still pending). Out of line, off the plain path.
+    #[cold]
+    #[inline(never)]
     pub(super) fn synproxy_replay(
         &mut self,
         id: SessionId,

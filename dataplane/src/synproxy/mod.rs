@@ -478,6 +478,7 @@ impl Emitted {
 /// Shift the sequence numbers of a proxied session's packet `ip` (TCP, after the address rewrite):
 /// client -> server (`Dir::In`) `ack += delta` when the ACK flag is set, server -> client
 /// (`Dir::Out`) `seq -= delta`. Checksum patched incrementally.
+#[inline(never)]
 pub fn shift(ip: &mut [u8], dir: Dir, delta: u32) -> Result<(), DropReason> {
     let mut p = Ipv4Packet::new_checked(ip).map_err(|_| DropReason::Ipv4Malformed)?;
     let mut t = TcpPacket::new_checked(p.payload_mut()).map_err(|_| DropReason::TcpMalformed)?;
