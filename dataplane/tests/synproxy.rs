@@ -229,3 +229,99 @@ fn bad_cookies_through_the_worker() {
         ]
     );
 }
+
+/// Two workers, FULLNAT: every frame lands on worker 0's queues, worker 1 owns the flow (the
+/// client's port hashes to it, and the local port it takes is in its slice): the SYN, the ACK, the
+/// held request and the real server's SYN-ACK (to the local address) are all handed to worker 1,
+/// which answers, proxies, holds and releases; no packet is processed by the wrong worker.
+#[test]
+fn two_workers_fullnat_proxied_connection_is_handled_by_the_owner() {
+    use rvs_dataplane::flow_hash::{hash_addr_port, owner_of_hash};
+    let mut ws = workers(2);
+    let (mut w1, c1) = ws.pop().unwrap();
+    let (mut w0, c0) = ws.pop().unwrap();
+    let rules = lab_rules(8990, &[(RS1_IP, 8998, FwdMethod::FullNat)], &[LADDR1]);
+    for (w, c) in [(&mut w0, &c0), (&mut w1, &c1)] {
+        w.set_synproxy(SynproxyConf {
+            mode: SynproxyMode::On,
+            threshold: 1,
+            secret: [7, 8],
+        });
+        install(w, c, rules.snapshot(), 0);
+    }
+    inject(&mut w0, 0, &arp_request(CLIENT_MAC, CLIENT_IP, P0_IP));
+    inject(&mut w0, 1, &arp_request(RS1_MAC, RS1_IP, P1_IP));
+    w0.poll_once(0);
+    w1.poll_once(0); // neighbour updates from worker 0
+    take_tx(&mut w0, 0);
+    take_tx(&mut w0, 1);
+    let sport = (1024..2048u16)
+        .find(|p| owner_of_hash(hash_addr_port(CLIENT_IP, *p, 6), 2) == 1)
+        .unwrap();
+    // Feed a frame to worker 0, let both poll; what worker 1 sent on `port`.
+    let step = |w0: &mut Worker<MemIo>, w1: &mut Worker<MemIo>, port, f: &[u8], now| {
+        inject(w0, port, f);
+        w0.poll_once(now);
+        w1.poll_once(now);
+        assert!(take_tx(w0, 0).is_empty() && take_tx(w0, 1).is_empty());
+        (take_tx(w1, 0), take_tx(w1, 1))
+    };
+    let (to_client, _) = step(&mut w0, &mut w1, 0, &client(sport, ISN, true, None, &[]), 1);
+    let (_, _, flags, k, _, _) = tcp_of(&to_client[0]);
+    assert_eq!(flags, 0x12);
+    let (_, to_rs) = step(
+        &mut w0,
+        &mut w1,
+        0,
+        &client(sport, ISN + 1, false, Some(k + 1), &[]),
+        2,
+    );
+    let (src, dst, flags, seq, _, _) = tcp_of(&to_rs[0]);
+    assert_eq!(
+        (src.0, dst, flags, seq),
+        (LADDR1, (RS1_IP, 8998), 0x02, ISN)
+    );
+    let lport = src.1;
+    assert_eq!(lport % 2, 1, "the local port is in worker 1's slice");
+    let (a, b) = step(
+        &mut w0,
+        &mut w1,
+        0,
+        &client(sport, ISN + 1, false, Some(k + 1), b"GET /"),
+        3,
+    );
+    assert!(a.is_empty() && b.is_empty());
+    assert_eq!(w1.held_frames(), 1);
+    let synack = tcp_frame(
+        RS1_MAC,
+        P1_MAC,
+        (RS1_IP, 8998),
+        (LADDR1, lport),
+        64,
+        S,
+        true,
+        Some(ISN + 1),
+        &[],
+    );
+    let (_, to_rs) = step(&mut w0, &mut w1, 1, &synack, 4);
+    assert_eq!(to_rs.len(), 2);
+    assert_eq!(
+        tcp_of(&to_rs[0]),
+        ((LADDR1, lport), (RS1_IP, 8998), 0x10, ISN + 1, S + 1, 0)
+    );
+    assert_eq!(
+        tcp_of(&to_rs[1]),
+        ((LADDR1, lport), (RS1_IP, 8998), 0x10, ISN + 1, S + 1, 5)
+    );
+    assert_eq!(w0.counters().handoff_out, 4);
+    for w in [&w0, &w1] {
+        let c = counters(w);
+        assert_eq!(c["misowned_packets"], 0);
+        assert!(
+            c.iter().all(|(n, v)| !n.starts_with("drop.") || *v == 0),
+            "{c:?}"
+        );
+    }
+    assert_eq!(counters(&w1)["synproxy_established"], 1);
+    assert_eq!(counters(&w0)["synproxy_cookies_sent"], 0);
+}
