@@ -84,7 +84,29 @@ pub struct DataplaneConfig {
     pub mbufs: u32,
     /// Session table capacity per worker (> 0).
     pub max_sessions: usize,
+    /// The SYN proxy's mode.
+    pub synproxy: SynproxyMode,
+    /// `auto`: half-open sessions per worker that engage the SYN proxy (1..=max_sessions).
+    pub synproxy_threshold: usize,
 }
+
+/// `[dataplane] synproxy`: when the SYN proxy answers SYNs to NAT and FULLNAT TCP services with
+/// SYN cookies.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SynproxyMode {
+    /// Never.
+    Off,
+    /// For every new connection.
+    On,
+    /// On a worker while its half-open sessions reach `synproxy_threshold` (until they fall to half of
+    /// it).
+    #[default]
+    Auto,
+}
+
+/// Default `[dataplane] synproxy_threshold`: this, or a quarter of `max_sessions` when smaller.
+pub const DEFAULT_SYNPROXY_THRESHOLD: usize = 1024;
 
 /// `[control]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

@@ -52,6 +52,10 @@ pub struct RawDataplane {
     pub mbufs: Option<Spanned<u32>>,
     /// Session table capacity per worker.
     pub max_sessions: Option<Spanned<u64>>,
+    /// SYN proxy mode: "off", "on" or "auto".
+    pub synproxy: Option<Spanned<crate::SynproxyMode>>,
+    /// Half-open sessions per worker that engage the SYN proxy in "auto" mode.
+    pub synproxy_threshold: Option<Spanned<u64>>,
 }
 
 /// `[control]`.

@@ -17,7 +17,7 @@ use crate::raw::RawConfig;
 use crate::{
     Config, ConfigError, ControlConfig, DataplaneConfig, EalConfig, ErrorKind, Ipv4Net, Location,
     PortConfig, RouteConfig, RuleLine, ServicesConfig, DEFAULT_MAX_SESSIONS, DEFAULT_MBUFS,
-    DEFAULT_MTU, MAX_LCORE, MAX_PORTS,
+    DEFAULT_MTU, DEFAULT_SYNPROXY_THRESHOLD, MAX_LCORE, MAX_PORTS,
 };
 
 const MAX_IDLE_BACKOFF_US: u64 = 1_000_000;
@@ -142,11 +142,25 @@ fn validate_dataplane(src: &Source<'_>, raw: &RawConfig) -> Result<DataplaneConf
         }
         None => DEFAULT_MAX_SESSIONS,
     };
+    let synproxy = dp
+        .synproxy
+        .as_ref()
+        .map(|v| *v.get_ref())
+        .unwrap_or_default();
+    let synproxy_threshold = match &dp.synproxy_threshold {
+        Some(v) => {
+            let n = src.range("dataplane.synproxy_threshold", v, 1, max_sessions as u64)?;
+            usize::try_from(n).unwrap_or(usize::MAX)
+        }
+        None => DEFAULT_SYNPROXY_THRESHOLD.min(max_sessions / 4).max(1),
+    };
     Ok(DataplaneConfig {
         workers,
         idle_backoff_us,
         mbufs,
         max_sessions,
+        synproxy,
+        synproxy_threshold,
     })
 }
 

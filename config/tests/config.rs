@@ -210,7 +210,7 @@ fn syntax_and_schema_errors() {
     );
     assert_eq!(
         err("[dataplane]\nworkers = [1]\nmbuf = 3\n"),
-        "rvsd.toml:3:1: unknown field `mbuf`, expected one of `workers`, `idle_backoff_us`, `mbufs`, `max_sessions`"
+        "rvsd.toml:3:1: unknown field `mbuf`, expected one of `workers`, `idle_backoff_us`, `mbufs`, `max_sessions`, `synproxy`, `synproxy_threshold`"
     );
     assert_eq!(
         err("[dataplane]\nmbufs = 3\n"),
@@ -289,6 +289,39 @@ fn dataplane_errors() {
     assert_eq!(
         from_str(BASE, "rvsd.toml").unwrap().control.state_file,
         None
+    );
+}
+
+#[test]
+fn synproxy_keys() {
+    use rvs_config::SynproxyMode;
+    let cfg = from_str(BASE, "rvsd.toml").unwrap();
+    assert_eq!(cfg.dataplane.synproxy, SynproxyMode::Auto);
+    assert_eq!(cfg.dataplane.synproxy_threshold, 1024);
+    let dp = |lines: &str| from_str(&BASE.replace("workers = [1]", lines), "rvsd.toml");
+    let cfg = dp("workers = [1]\nmax_sessions = 64\nsynproxy = \"on\"").unwrap();
+    assert_eq!(cfg.dataplane.synproxy, SynproxyMode::On);
+    assert_eq!(
+        cfg.dataplane.synproxy_threshold, 16,
+        "a quarter of a small table"
+    );
+    let cfg = dp("workers = [1]\nsynproxy = \"off\"\nsynproxy_threshold = 5").unwrap();
+    assert_eq!(
+        (cfg.dataplane.synproxy, cfg.dataplane.synproxy_threshold),
+        (SynproxyMode::Off, 5)
+    );
+    let e = |lines: &str| dp(lines).expect_err("rejected").to_string();
+    assert_eq!(
+        e("workers = [1]\nsynproxy = \"yes\""),
+        "rvsd.toml:3:12: unknown variant `yes`, expected one of `off`, `on`, `auto`"
+    );
+    assert_eq!(
+        e("workers = [1]\nmax_sessions = 100\nsynproxy_threshold = 101"),
+        "rvsd.toml:4:22: dataplane.synproxy_threshold: 101 is out of range 1..=100"
+    );
+    assert_eq!(
+        e("workers = [1]\nsynproxy_threshold = 0"),
+        "rvsd.toml:3:22: dataplane.synproxy_threshold: 0 is out of range 1..=1048576"
     );
 }
 

@@ -213,6 +213,12 @@ pub fn hsiphash_u32(v: u32, key: [u64; 2]) -> u32 {
     siphash_cd(&v.to_le_bytes(), key, 1, 3) as u32
 }
 
+/// SipHash-2-4 of `data` with the secret `key` (the SYN proxy's cookies, [`crate::synproxy::cookie`]).
+#[inline]
+pub fn siphash24(data: &[u8], key: [u64; 2]) -> u64 {
+    siphash_cd(data, key, 2, 4)
+}
+
 /// The flow-steering hash of `(addr, port, proto)`.
 #[inline]
 pub fn hash_addr_port(addr: Ipv4Addr, port: u16, proto: u8) -> u32 {

@@ -14,6 +14,10 @@
 //!   (no ACK; else `NoSession`), the scheduler picks a dest (`NoDest` when none is available), FULLNAT takes a local
 //!   `(laddr, lport)` from this worker's slice (`NoLocalPort`), the session is inserted
 //!   (`SessionTableFull`), counted on the dest (inactive until `ESTABLISHED`), and replayed.
+//! - With the SYN proxy on or auto ([`crate::synproxy`], hooks in `lb/proxied.rs`), a TCP packet
+//!   without session to a NAT/FULLNAT service may be answered with a cookie (SYN) or open a proxied
+//!   connection (ACK with a good cookie): [`LbVerdict::Emit`]; packets of proxied sessions may be held
+//!   ([`LbVerdict::Hold`]) and have their sequence numbers shifted after the ordinary rewrite.
 //! - Anything else is [`LbVerdict::Pass`]: the pipeline handles it (ICMP echo to a local address, or
 //!   drop).
 //! - A session whose dest was deleted drops its packets (`DestDeleted`) and expires at once.
@@ -56,8 +60,9 @@ use crate::service::mask_v4;
 use crate::service::Snapshot;
 use crate::session::table::{SessionId, SessionTable, TableFull};
 use crate::session::tcp_state::{self, TcpDir, TcpFlags};
-use crate::session::{ip_of, v4_of, Dir, FlowKey, Session, F_ACTIVE};
+use crate::session::{ip_of, v4_of, Dir, FlowKey, Session, F_ACTIVE, F_SP_PENDING, F_SYNPROXY};
 use crate::stats::DropReason;
+use crate::synproxy::{Emitted, Synproxy, SynproxyConf};
 use crate::wire::ipv4::{Ipv4Packet, PROTO_TCP, PROTO_UDP};
 use crate::wire::tcp::TcpPacket;
 use crate::wire::udp::UdpPacket;
@@ -68,6 +73,7 @@ use std::net::Ipv4Addr;
 use std::sync::Arc;
 
 mod icmp;
+mod proxied;
 
 /// Per-lcore limits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -100,6 +106,14 @@ pub enum LbVerdict {
         /// The flow's hash (GUE source port).
         flow_hash: u32,
     },
+    /// The SYN proxy replaced the packet by one it built ([`crate::synproxy`]): send it to
+    /// `Emitted::to` as it is (no TTL decrement), its first `front_len` bytes inserted before the
+    /// received packet's place.
+    Emit(Emitted),
+    /// A client packet of a proxied connection whose real server has not answered yet: the worker
+    /// holds the frame, untouched, under this session slot until [`LbCtx::take_synproxy_release`]
+    /// names it ([`crate::synproxy::hold`]).
+    Hold(u32),
     /// Drop and count.
     Drop(DropReason),
 }
@@ -212,6 +226,7 @@ pub struct LbCtx {
     templates: Option<TemplateTable>,
     template_capacity: usize,
     laddrs: LaddrPool,
+    sp: Synproxy,
     c: LbCounters,
 }
 
@@ -228,8 +243,21 @@ impl LbCtx {
             templates: None,
             template_capacity: (limits.max_sessions / 4).max(64),
             laddrs: LaddrPool::new(worker_index, n_workers),
+            sp: Synproxy::new(SynproxyConf::default(), 0),
             c: LbCounters::default(),
         }
+    }
+
+    /// Configure the SYN proxy (start-up, before traffic: allocates its per-session side entries).
+    pub fn set_synproxy(&mut self, conf: SynproxyConf) {
+        self.sp = Synproxy::new(conf, self.sessions.capacity());
+    }
+
+    /// The session slot whose held packets may now be re-injected (once), after the real server of a
+    /// proxied connection answered ([`LbVerdict::Hold`]).
+    #[inline]
+    pub fn take_synproxy_release(&mut self) -> Option<u32> {
+        self.sp.take_release()
     }
 
     /// Install a new snapshot (control path: may allocate). Scheduler cursors are carried over
@@ -347,9 +375,14 @@ impl LbCtx {
             }
             return self.replay(id, dir, &p, ip, now_ms);
         }
-        let Some((si, svc)) = self.snap.lookup(p.proto, p.dst, p.dport) else {
+        let Some((si, _)) = self.snap.lookup(p.proto, p.dst, p.dport) else {
             return LbVerdict::Pass;
         };
+        if p.proto == PROTO_TCP && !p.first_frag && self.sp.enabled() {
+            if let Some(v) = self.synproxy_miss(si, &p, ip, now_ms) {
+                return v;
+            }
+        }
         // Only a plain SYN opens a TCP session (SYN+ACK, a lone ACK... have no session here), and
         // never a fragmented one (its checksum cannot be verified before reassembly).
         if p.proto == PROTO_TCP && (!p.flags.syn || p.flags.ack || p.first_frag) {
@@ -358,18 +391,28 @@ impl LbCtx {
         if let Err(r) = verify_l4(ip, &p) {
             return LbVerdict::Drop(r);
         }
-        if let Err(r) = svc.admit(p.src) {
+        if let Some(Err(r)) = self.snap.services().get(si).map(|svc| svc.admit(p.src)) {
             return LbVerdict::Drop(r);
         }
         if p.ttl <= 1 {
             return LbVerdict::Drop(DropReason::Ipv4TtlExpired);
         }
+        match self.open_session(si, &p, now_ms) {
+            Ok(id) => self.replay(id, Dir::In, &p, ip, now_ms),
+            Err(r) => LbVerdict::Drop(r),
+        }
+    }
+
+    /// Schedule a new connection of service `si` for `p` (ACL and TTL already checked) and insert its
+    /// session, state `NONE` (the caller replays or proxies it at once).
+    fn open_session(&mut self, si: usize, p: &Pkt, now_ms: u64) -> Result<SessionId, DropReason> {
         if self.sessions.len() >= self.sessions.capacity() {
             self.c.table_full += 1;
-            return LbVerdict::Drop(DropReason::SessionTableFull);
+            return Err(DropReason::SessionTableFull);
         }
-        let Some(local) = self.local.get_mut(si) else {
-            return LbVerdict::Pass; // cannot happen: `local` is built from the snapshot
+        let (Some(svc), Some(local)) = (self.snap.services().get(si), self.local.get_mut(si))
+        else {
+            return Err(DropReason::NotForUs); // cannot happen: `local` is built from the snapshot
         };
         let persistent = svc.spec.persistent.is_some();
         let known = match (&mut self.templates, persistent) {
@@ -381,12 +424,12 @@ impl LbCtx {
             None => {
                 let input = SchedInput::v4(p.src, p.sport, p.dst, p.dport, now_ms);
                 let Some(di) = svc.sched.pick(&mut local.cursor, &svc.dests, &input) else {
-                    return LbVerdict::Drop(DropReason::NoDest);
+                    return Err(DropReason::NoDest);
                 };
                 if let (Some(t), true) = (&mut self.templates, persistent) {
                     if t.create(svc, p.proto, p.src, p.dst, di, now_ms).is_err() {
                         self.c.table_full += 1;
-                        return LbVerdict::Drop(DropReason::SessionTableFull);
+                        return Err(DropReason::SessionTableFull);
                     }
                 }
                 di
@@ -403,7 +446,7 @@ impl LbCtx {
         let laddr = match d.fwd {
             FwdMethod::FullNat => match self.laddrs.alloc(&svc.laddrs, &mut local.laddr_cursor) {
                 Some(l) => Some(l),
-                None => return LbVerdict::Drop(DropReason::NoLocalPort),
+                None => return Err(DropReason::NoLocalPort),
             },
             FwdMethod::Masq | FwdMethod::Route | FwdMethod::Tunnel => None,
         };
@@ -426,11 +469,11 @@ impl LbCtx {
             Err(TableFull(s)) => {
                 self.c.table_full += 1;
                 self.finish(&s);
-                return LbVerdict::Drop(DropReason::SessionTableFull);
+                return Err(DropReason::SessionTableFull);
             }
         };
         self.c.sessions_created += 1;
-        self.replay(id, Dir::In, &p, ip, now_ms)
+        Ok(id)
     }
 
     fn replay(
@@ -452,6 +495,17 @@ impl LbCtx {
         if p.ttl <= 1 {
             return LbVerdict::Drop(DropReason::Ipv4TtlExpired);
         }
+        let s = if s.flags & F_SYNPROXY == 0 {
+            s
+        } else {
+            if let Some(v) = self.synproxy_replay(id, dir, p, ip, now_ms) {
+                return v;
+            }
+            match self.sessions.get(id) {
+                Some(s) => s,
+                None => return LbVerdict::Pass,
+            }
+        };
         let direct = s.is_direct();
         if direct && dir == Dir::Out {
             // The real server answers the client itself: nothing of ours to replay.
@@ -475,6 +529,11 @@ impl LbCtx {
             if let Err(r) = xmit::rewrite(ip, new_src, new_dst, false) {
                 return LbVerdict::Drop(r);
             }
+            if s.flags & (F_SYNPROXY | F_SP_PENDING) == F_SYNPROXY {
+                if let Err(r) = crate::synproxy::shift(ip, dir, self.sp.slot(id.0).seq) {
+                    return LbVerdict::Drop(r);
+                }
+            }
         }
         let state = if p.proto == PROTO_TCP {
             let tdir = match dir {
@@ -486,6 +545,7 @@ impl LbCtx {
         } else {
             tcp_state::UDP
         };
+        self.sp.on_state(s.state, state);
         let active = state == tcp_state::ESTABLISHED;
         let mut flags = s.flags;
         if active != s.is_active() {
@@ -535,6 +595,7 @@ impl LbCtx {
 
     /// Release what a session holds: its dest's connection count, its local port.
     fn finish(&mut self, s: &Session) {
+        self.sp.on_state(s.state, tcp_state::NONE);
         s.dest.unbind_conn(s.is_active());
         if s.is_fullnat() {
             self.laddrs.free(v4_of(&s.laddr), s.lport);
@@ -552,6 +613,7 @@ impl LbCtx {
             n += 1;
         }
         self.c.sessions_expired += n as u64;
+        self.sp.update(now_ms);
         if let Some(t) = &mut self.templates {
             let k = t.expire(now_ms, budget - n);
             self.c.templates_expired += k as u64;
@@ -616,7 +678,8 @@ impl LbCtx {
     /// Named counters: sessions_created, sessions_expired, sessions_live, sessions_table_full (inserts
     /// refused, persistence templates included), misowned_packets (must stay 0), lb_packets_in,
     /// lb_packets_out, icmp_errors_forwarded (ICMP errors of sessions translated and sent on),
-    /// templates_live, templates_created, templates_expired.
+    /// templates_live, templates_created, templates_expired; with the SYN proxy on or auto, its
+    /// counters ([`Synproxy::counters`]).
     pub fn counters(&self, out: &mut Vec<Counter>) {
         let c = &self.c;
         for (name, value) in [
@@ -642,6 +705,9 @@ impl LbCtx {
                 name: name.to_string(),
                 value,
             });
+        }
+        if self.sp.enabled() {
+            self.sp.counters(out);
         }
     }
 

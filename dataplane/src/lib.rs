@@ -21,6 +21,7 @@ pub mod sched;
 pub mod service;
 pub mod session;
 pub mod stats;
+pub mod synproxy;
 pub mod wire;
 pub mod worker;
 pub mod xmit;

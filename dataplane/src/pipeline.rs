@@ -65,11 +65,15 @@ pub enum Verdict {
     },
     /// Another worker owns this flow: move the unmodified frame to its hand-off ring.
     Handoff(usize),
+    /// A client packet of a proxied connection waiting for its real server: keep the unmodified
+    /// frame under this session slot until the load balancer releases it
+    /// ([`crate::lb::LbVerdict::Hold`]).
+    Hold(u32),
     /// Taken in without an answer (an ARP reply we learned from). Not a drop.
     Consumed,
     /// A fragment that waits for its datagram's first fragment: give the buffer to
     /// [`Pipeline::hold_fragment`].
-    Hold,
+    HoldFragment,
     /// Drop and count.
     Drop(DropReason),
 }
@@ -352,6 +356,16 @@ impl<B: PacketBuf> Pipeline<B> {
                 tunnel,
                 flow_hash,
             } => self.encap(hdr, ip, rip, tunnel, flow_hash),
+            LbVerdict::Emit(e) => match self.route_out(hdr, e.to) {
+                Verdict::Forward { port, next_hop } => Verdict::ForwardReshaped {
+                    port,
+                    next_hop,
+                    header: EncapHeader::from_bytes(e.front()).unwrap_or(EncapHeader::EMPTY),
+                    ip_len: e.ip_len,
+                },
+                other => other,
+            },
+            LbVerdict::Hold(slot) => Verdict::Hold(slot),
             LbVerdict::Pass if proto == ipv4::PROTO_ICMP && self.lb.snapshot().is_local(dst) => {
                 self.echo(hdr, ip)
             }

@@ -110,11 +110,22 @@ pub enum DropReason {
     FragTableFull,
     /// A held fragment whose datagram's first fragment did not come in time.
     FragTimeout,
+    /// An ACK without session whose SYN cookie is forged or expired, while the SYN proxy has cookies
+    /// out.
+    SynproxyBadCookie,
+    /// A segment the SYN proxy does not accept in its session's state: a client SYN inside a live
+    /// proxied connection, a real-server segment other than SYN-ACK or RST before its SYN-ACK.
+    SynproxyUnexpected,
+    /// A client packet of a proxied connection waiting for its real server, beyond the hold store's
+    /// bounds (per session or per lcore).
+    SynproxyHoldFull,
+    /// A held packet of a proxied connection whose real server did not answer in time.
+    SynproxyHoldExpired,
 }
 
 impl DropReason {
     /// Every reason, in counter order.
-    pub const ALL: [DropReason; 47] = [
+    pub const ALL: [DropReason; 51] = [
         DropReason::EthTruncated,
         DropReason::EthUnsupported,
         DropReason::ArpMalformed,
@@ -162,6 +173,10 @@ impl DropReason {
         DropReason::FragHoldFull,
         DropReason::FragTableFull,
         DropReason::FragTimeout,
+        DropReason::SynproxyBadCookie,
+        DropReason::SynproxyUnexpected,
+        DropReason::SynproxyHoldFull,
+        DropReason::SynproxyHoldExpired,
     ];
 
     /// The counter's stable name.
@@ -214,6 +229,10 @@ impl DropReason {
             DropReason::FragHoldFull => "frag_hold_full",
             DropReason::FragTableFull => "frag_table_full",
             DropReason::FragTimeout => "frag_timeout",
+            DropReason::SynproxyBadCookie => "synproxy_bad_cookie",
+            DropReason::SynproxyUnexpected => "synproxy_unexpected",
+            DropReason::SynproxyHoldFull => "synproxy_hold_full",
+            DropReason::SynproxyHoldExpired => "synproxy_hold_expired",
         }
     }
 }

@@ -36,6 +36,8 @@ use crate::port::{PacketBuf, WorkerIo, BURST};
 use crate::route::{RouteError, RouteTable};
 use crate::service::Snapshot;
 use crate::stats::DropReason;
+use crate::synproxy::hold::{HoldQueue, HOLD_CAPACITY, HOLD_PER_SESSION};
+use crate::synproxy::SynproxyConf;
 use crate::wire::{arp, ethernet};
 
 /// Sessions expired at most per iteration.
@@ -292,6 +294,8 @@ pub struct Worker<IO: WorkerIo> {
     frags: Vec<(IO::Buf, Verdict)>,
     updates: Vec<NeighUpdate>,
     arp_requests: Vec<(u16, Ipv4Addr)>,
+    held: HoldQueue<IO::Buf>,
+    released_held: Vec<IO::Buf>,
     last_tick_ms: u64,
 }
 
@@ -353,8 +357,20 @@ impl<IO: WorkerIo> Worker<IO> {
             frags: Vec::with_capacity(frags_cap),
             updates: Vec::with_capacity(8),
             arp_requests: Vec::with_capacity(64),
+            held: HoldQueue::new(HOLD_CAPACITY),
+            released_held: Vec::with_capacity(HOLD_PER_SESSION),
             last_tick_ms: 0,
         })
+    }
+
+    /// Configure the SYN proxy (before traffic; see [`crate::synproxy`]).
+    pub fn set_synproxy(&mut self, conf: SynproxyConf) {
+        self.pipe.lb.set_synproxy(conf);
+    }
+
+    /// Frames held for proxied connections waiting for their real server.
+    pub fn held_frames(&self) -> usize {
+        self.held.len()
     }
 
     /// The port I/O (tests inspect `MemIo` through it).
@@ -430,6 +446,11 @@ impl<IO: WorkerIo> Worker<IO> {
             self.last_tick_ms = now_ms;
             let lost = self.pipe.neigh.tick(now_ms);
             self.counters.drop(DropReason::NeighUnresolved, lost as u64);
+            if !self.held.is_empty() {
+                let n = self.held.expire(now_ms);
+                self.counters
+                    .drop(DropReason::SynproxyHoldExpired, n as u64);
+            }
         }
         self.send_arp_requests();
         if self.pipe.expire_fragments(now_ms, FRAG_EXPIRE_BUDGET) > 0 {
@@ -554,16 +575,38 @@ impl<IO: WorkerIo> Worker<IO> {
                 Some(Ok(())) => self.counters.handoff_out += 1,
                 _ => self.counters.drop(DropReason::HandoffFull, 1),
             },
-            Verdict::Hold => {
+            Verdict::HoldFragment => {
                 if self.pipe.hold_fragment(buf).is_err() {
                     self.counters.drop(DropReason::FragHoldFull, 1);
+                }
+            }
+            Verdict::Hold(slot) => {
+                if self.held.push(slot, buf, now_ms).is_err() {
+                    self.counters.drop(DropReason::SynproxyHoldFull, 1);
                 }
             }
             // Turned into `Forward` or `Drop` above.
             Verdict::Consumed | Verdict::ForwardReshaped { .. } => {}
             Verdict::Drop(r) => self.counters.drop(r, 1),
         }
+        if let Some(slot) = self.pipe.lb.take_synproxy_release() {
+            self.release_held(slot, now_ms);
+        }
         self.after_packet(now_ms);
+    }
+
+    /// Re-inject the frames held for session slot `slot` (its real server answered), oldest first:
+    /// each is processed again from its own headers, as a frame handed off by another worker.
+    #[cold]
+    #[inline(never)]
+    fn release_held(&mut self, slot: u32, now_ms: u64) {
+        let mut out = std::mem::take(&mut self.released_held);
+        self.held.take(slot, &mut out);
+        for mut buf in out.drain(..) {
+            let v = self.pipe.process_handoff(buf.data_mut(), now_ms);
+            self.dispatch(buf, v, now_ms);
+        }
+        self.released_held = out;
     }
 
     /// Send what neighbour resolution released, dispatch the fragments the pipeline released or

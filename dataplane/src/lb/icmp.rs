@@ -21,7 +21,7 @@
 
 use super::{LbCtx, LbVerdict, Pkt};
 use crate::session::tcp_state::TcpFlags;
-use crate::session::{v4_of, Dir, FlowKey};
+use crate::session::{v4_of, Dir, FlowKey, F_SP_PENDING, F_SYNPROXY};
 use crate::stats::DropReason;
 use crate::wire::ipv4::Ipv4Packet;
 use crate::xmit::icmp::{parse_error, translate_error, Embedded, ErrorRewrite};
@@ -97,6 +97,7 @@ impl LbCtx {
                 outer_dst: Some(r.0),
                 emb_src: Some(r),
                 emb_dst: Some(l),
+                ..ErrorRewrite::default()
             },
             (Dir::Out, false, false) => ErrorRewrite {
                 outer_src: Some(v.0),
@@ -108,8 +109,15 @@ impl LbCtx {
                 outer_dst: Some(c.0),
                 emb_src: Some(c),
                 emb_dst: Some(v),
+                ..ErrorRewrite::default()
             },
         };
+        // A proxied session's packets to the client had their sequence numbers shifted: the real
+        // server must see its own in the quote.
+        let mut rw = rw;
+        if dir == Dir::In && s.flags & (F_SYNPROXY | F_SP_PENDING) == F_SYNPROXY {
+            rw.emb_seq_add = self.sp.slot(id.0).seq;
+        }
         if let Err(r) = translate_error(ip, &rw) {
             return LbVerdict::Drop(r);
         }

@@ -63,7 +63,7 @@ impl<B: PacketBuf> Pipeline<B> {
                 FragState::Pending => match self.frag.can_hold(id) {
                     Ok(()) => {
                         self.frag_hold = Some(id);
-                        Verdict::Hold
+                        Verdict::HoldFragment
                     }
                     Err(r) => {
                         self.frag.refuse(id, r);
@@ -112,6 +112,12 @@ impl<B: PacketBuf> Pipeline<B> {
             LbVerdict::Pass => {
                 self.frag.refuse(id, DropReason::NotForUs);
                 return Verdict::Drop(DropReason::NotForUs);
+            }
+            // A fragmented segment of a proxied connection still waiting for its real server (or
+            // one the SYN proxy would answer): not held, the client retransmits it.
+            LbVerdict::Emit(_) | LbVerdict::Hold(_) => {
+                self.frag.refuse(id, DropReason::SynproxyUnexpected);
+                return Verdict::Drop(DropReason::SynproxyUnexpected);
             }
         };
         let Ok(mut p) = Ipv4Packet::new_checked(&mut *ip) else {
@@ -162,7 +168,9 @@ impl<B: PacketBuf> Pipeline<B> {
                 tunnel,
                 flow_hash,
             } => self.encap(hdr, ip, rip, tunnel, flow_hash),
-            LbVerdict::Pass | LbVerdict::Drop(_) => Verdict::Drop(DropReason::NotForUs),
+            LbVerdict::Pass | LbVerdict::Drop(_) | LbVerdict::Emit(_) | LbVerdict::Hold(_) => {
+                Verdict::Drop(DropReason::NotForUs)
+            }
         }
     }
 
@@ -200,7 +208,7 @@ impl<B: PacketBuf> Pipeline<B> {
         }
     }
 
-    /// Keep `buf`, the frame that just got [`Verdict::Hold`], until its datagram's first fragment
+    /// Keep `buf`, the frame that just got [`Verdict::HoldFragment`], until its datagram's first fragment
     /// comes. Gives it back (to drop as `frag_hold_full`) when it cannot be held.
     pub fn hold_fragment(&mut self, buf: B) -> Result<(), B> {
         match self.frag_hold.take() {

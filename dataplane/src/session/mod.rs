@@ -108,6 +108,10 @@ pub const F_FULLNAT: u8 = 0x2;
 pub const F_ROUTE: u8 = 0x4;
 /// Session flag: tunnel (encapsulated to the real server, see `tun_type`/`tun_csum`).
 pub const F_TUNNEL: u8 = 0x8;
+/// Session flag: proxied by the SYN proxy (sequence numbers shifted, see [`crate::synproxy`]).
+pub const F_SYNPROXY: u8 = 0x10;
+/// Session flag: proxied, and the real server has not answered the proxy's SYN yet.
+pub const F_SP_PENDING: u8 = 0x20;
 
 /// One connection's cached transform. Keep it small: one cache line and a half at most
 /// (see the `session_is_small` test).

@@ -193,6 +193,20 @@ impl<T: AsRef<[u8]> + AsMut<[u8]>> TcpPacket<T> {
         let c = checksum::update32(self.checksum(), u32::from(old), u32::from(new));
         self.set_checksum(c);
     }
+
+    /// Rewrite the sequence number, patching the checksum.
+    pub fn rewrite_seq(&mut self, seq: u32) {
+        let c = checksum::update32(self.checksum(), self.seq(), seq);
+        self.bm()[field::SEQ].copy_from_slice(&seq.to_be_bytes());
+        self.set_checksum(c);
+    }
+
+    /// Rewrite the acknowledgment number, patching the checksum.
+    pub fn rewrite_ack_number(&mut self, ack: u32) {
+        let c = checksum::update32(self.checksum(), self.ack_number(), ack);
+        self.bm()[field::ACK].copy_from_slice(&ack.to_be_bytes());
+        self.set_checksum(c);
+    }
 }
 
 #[cfg(test)]
@@ -257,5 +271,15 @@ mod tests {
         let c = t.checksum();
         t.fill_checksum_v4(SRC, new_dst);
         assert_eq!(t.checksum(), c);
+    }
+
+    #[test]
+    fn seq_and_ack_rewrites_keep_checksum_valid() {
+        let mut v = syn();
+        let mut t = TcpPacket::new_checked(&mut v[..]).unwrap();
+        t.rewrite_seq(0xfedc_ba98);
+        t.rewrite_ack_number(0x0123_4567);
+        assert_eq!((t.seq(), t.ack_number()), (0xfedc_ba98, 0x0123_4567));
+        assert!(t.verify_checksum_v4(SRC, DST));
     }
 }

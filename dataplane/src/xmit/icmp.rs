@@ -108,6 +108,9 @@ pub struct ErrorRewrite {
     pub emb_src: Option<(Ipv4Addr, u16)>,
     /// New destination address and port of the quoted datagram.
     pub emb_dst: Option<(Ipv4Addr, u16)>,
+    /// Added to the quoted TCP segment's sequence number, when the quote holds it (a SYN-proxied
+    /// session's packets to the client carry shifted sequence numbers, see [`crate::synproxy`]).
+    pub emb_seq_add: u32,
 }
 
 fn rd16(b: &[u8], o: usize) -> u16 {
@@ -146,6 +149,12 @@ pub fn translate_error(ip: &mut [u8], rw: &ErrorRewrite) -> Result<(), DropReaso
                 let c = checksum::update32(c, old_a, u32::from(a));
                 checksum::update16(c, old_port, port)
             });
+        }
+        if rw.emb_seq_add != 0 && emb.proto == PROTO_TCP && e.len() >= hl + 8 {
+            let old = rd32(e, hl + 4);
+            let new = old.wrapping_add(rw.emb_seq_add);
+            e[hl + 4..hl + 8].copy_from_slice(&new.to_be_bytes());
+            l4c = l4c.map(|c| checksum::update32(c, old, new));
         }
         if let (Some(o), Some(c)) = (l4_csum_at, l4c) {
             // A UDP checksum that computes to 0 is sent as 0xffff (0 means "none").
@@ -362,6 +371,7 @@ pub(crate) mod tests {
                 outer_dst: Some(C.0),
                 emb_src: Some(C),
                 emb_dst: Some(V),
+                ..ErrorRewrite::default()
             },
         )
         .unwrap();
@@ -379,6 +389,7 @@ pub(crate) mod tests {
                 outer_dst: Some(R.0),
                 emb_src: Some(R),
                 emb_dst: Some(L),
+                ..ErrorRewrite::default()
             },
         )
         .unwrap();

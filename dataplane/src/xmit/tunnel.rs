@@ -81,6 +81,14 @@ impl EncapHeader {
         len: 0,
     };
 
+    /// A header holding a copy of `bytes`; `None` when longer than [`MAX_HEADER`].
+    pub fn from_bytes(bytes: &[u8]) -> Option<EncapHeader> {
+        let mut h = EncapHeader::EMPTY;
+        h.bytes.get_mut(..bytes.len())?.copy_from_slice(bytes);
+        h.len = bytes.len() as u8;
+        Some(h)
+    }
+
     /// The header bytes.
     pub fn as_bytes(&self) -> &[u8] {
         &self.bytes[..usize::from(self.len)]

@@ -21,6 +21,7 @@ use clap::Parser;
 use control_loop::{ControlLoop, PortDesc, PortState};
 use rvs_control::ipvsadm::{self, Command};
 use rvs_control::proto::{Counter, Request};
+use rvs_dataplane::synproxy::SynproxyConf;
 use rvs_dataplane::worker::{handoff_mesh, PortConf, RouteConf, Worker, WorkerConf, WorkerMsg};
 use rvs_ffi::{Eal, Mempool};
 use std::path::PathBuf;
@@ -68,6 +69,20 @@ fn main() -> ExitCode {
 }
 
 /// Parse the config's start-up rules into requests; a bad line is reported with its origin and line.
+/// The SYN cookie secret: 128 random bits from the kernel, drawn once per process.
+fn cookie_secret() -> std::io::Result<[u64; 2]> {
+    use std::io::Read;
+    let mut b = [0u8; 16];
+    std::fs::File::open("/dev/urandom")?.read_exact(&mut b)?;
+    let (lo, hi) = b.split_at(8);
+    let word = |s: &[u8]| {
+        let mut w = [0u8; 8];
+        w.copy_from_slice(s);
+        u64::from_ne_bytes(w)
+    };
+    Ok([word(lo), word(hi)])
+}
+
 fn startup_requests(cfg: &rvs_config::Config) -> anyhow::Result<Vec<Request>> {
     let names = ipvsadm::names::NameDb::system();
     let mut out = Vec::new();
@@ -162,6 +177,12 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
     let ios = dpdk_io::worker_ios(&mut ports, n_workers, &pool)
         .context("splitting queues over workers")?;
     let mesh = handoff_mesh(n_workers, HANDOFF_DEPTH);
+    let synproxy = SynproxyConf {
+        mode: cfg.dataplane.synproxy,
+        threshold: cfg.dataplane.synproxy_threshold,
+        secret: cookie_secret().context("drawing the SYN cookie secret from /dev/urandom")?,
+    };
+    tracing::info!(mode = ?synproxy.mode, threshold = synproxy.threshold, "SYN proxy");
     let mut worker_tx = Vec::with_capacity(n_workers);
     for (index, ((io, handoff), &lcore_id)) in ios
         .into_iter()
@@ -181,6 +202,7 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         };
         let mut worker = Worker::new(conf, io, rx, handoff)
             .with_context(|| format!("worker on lcore {lcore_id}"))?;
+        worker.set_synproxy(synproxy);
         eal.launch(lcore_id, Box::new(move || worker.run(&STOP)))
             .with_context(|| format!("launching the worker on lcore {lcore_id}"))?;
         worker_tx.push(tx);
