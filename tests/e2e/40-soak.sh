@@ -20,11 +20,15 @@
 # server). There is always at least one server of positive weight in each service (no_dest stays 0).
 #
 # At the end (load stopped, timeouts shortened with `--set 20 5 10`): every remaining session is TIME_WAIT (the
-# state's 120 s timeout is fixed, as in IPVS, and is not one `--set` changes) and every dest has ActiveConn 0;
-# the residue is consistent across rvsd's views (-Lnc rows = sessions_live = created - expired; per listed dest,
-# InActConn = its rows in -Lnc; the other rows belong to removed dests); sessions_created equals the TCP connections the real servers logged (plus at most one per wrk
-# connection: one opened while wrk stopped, before its request); `rvsadm -Ln` equals the listing the churn loop's
-# own bookkeeping predicts (members, weights, ActiveConn 0, InActConn = that dest's rows in -Lnc). Memory: rvsd's
+# state's 120 s timeout is fixed, as in IPVS, and is not one `--set` changes), but for at most one per wrk
+# connection and none ESTABLISHED (a connection wrk opened as it stopped stays SYN_RECV), and every dest has
+# ActiveConn 0;
+# the residue is consistent across rvsd's views (sessions_live = created - expired; while no TIME_WAIT session has
+# expired yet, i.e. in runs under ~110 s, also -Lnc rows = sessions_live); sessions_created equals the TCP
+# connections the real servers logged (plus at most one per wrk connection: one opened while wrk stopped, before its
+# request); `rvsadm -Ln` equals the listing the churn loop's own bookkeeping predicts (members, weights, ActiveConn
+# 0, and in runs under ~110 s InActConn = that dest's rows in -Lnc, the other rows belonging to removed dests; in
+# longer runs InActConn is checked once the residue expired, below). Memory: rvsd's
 # RSS at the end of the load exceeds its RSS at the end of the warm-up (10 s; 150 s in runs of 300 s and more, when
 # the TIME_WAIT residue has reached its steady size) by at most SOAK_RSS_SLACK_KB (2048) plus
 # SOAK_RSS_PER_SESSION_B (1024) bytes per session the table grew by meanwhile. Why: the session table, its index and
@@ -141,6 +145,7 @@ for sp in "$NAT_PORT 9101 2" "$NAT_PORT 9201 1" "$FNAT_PORT 9102 1" "$FNAT_PORT 
     lab_rvsadm -a -t "$RVS_VIP:$svc" -r "${POOL_IP[$p]}:$p" "$(svc_fwd "$svc")" -w "$w"
     set_member "$svc" "$p" "$w"
 done
+first_conn=$(date +%s)
 for svc in $NAT_PORT $FNAT_PORT; do
     page=$(lab_curl -H 'Connection: close' "http://$RVS_VIP:$svc/" || true)
     [[ $page =~ ^p9[12]0[1-4]$ ]] || fail "VIP:$svc answered [$page] before the load"
@@ -189,8 +194,9 @@ while (($(date +%s) < end && steps < SOAK_SECONDS)); do
         [[ $qs == "$svc" ]] || continue
         t0=$(date +%s%3N)
         tries=100
-        while (($(open_sessions "$svc" "${POOL_IP[$qp]}:$qp") > 0 && tries-- > 0)); do sleep 0.2; done
-        ((tries > 0)) || fail "p$qp on :$svc not drained 20 s after weight 0: $(lab_rvsadm -Lnc | grep -c " ${POOL_IP[$qp]}:$qp\$") session(s)"
+        while (($(open_sessions "$svc" "${POOL_IP[$qp]}:$qp") > 0)) && ((tries-- > 0)); do sleep 0.2; done
+        (($(open_sessions "$svc" "${POOL_IP[$qp]}:$qp") == 0)) ||
+            fail "p$qp on :$svc not drained 20 s after weight 0: $(open_sessions "$svc" "${POOL_IP[$qp]}:$qp") open"
         ms=$(($(date +%s%3N) - t0))
         ((ms > drain_max_ms)) && drain_max_ms=$ms
         lab_rvsadm -d -t "$RVS_VIP:$svc" -r "${POOL_IP[$qp]}:$qp"
@@ -251,7 +257,8 @@ while (($(date +%s) < end && steps < SOAK_SECONDS)); do
     now=$(date +%s)
     ((now < end)) && sleep "$SOAK_CHURN_S"
 done
-lab_log "soak: churn done: $steps steps ($adds adds, $quiesces weight 0, $reweights re-weights, $removes removals), drain at most ${drain_max_ms} ms"
+lab_log "soak: churn done: $steps steps ($adds adds, $quiesces weight 0, $reweights re-weights," \
+    "$removes removals), drain at most ${drain_max_ms} ms"
 
 # ---- load end
 for f in "$L"/wrk-*.pid "$L"/curl-*.pid; do
@@ -293,7 +300,8 @@ for svc in $NAT_PORT $FNAT_PORT; do
     wrk_req=$((wrk_req + n))
     wrk_failed=$((wrk_failed + ${errs:-0} + ${non2xx:-0}))
 done
-lab_log "soak: curl $curl_ok ok $curl_failed failed; wrk $wrk_req requests $wrk_failed failed; ${#SEEN[@]} (service, server) pairs answered"
+lab_log "soak: curl $curl_ok ok $curl_failed failed; wrk $wrk_req requests $wrk_failed failed;" \
+    "${#SEEN[@]} (service, server) pairs answered"
 assert_eq 0 "$curl_failed" "failed curl requests"
 assert_eq 0 "$wrk_failed" "wrk socket errors and non-2xx answers"
 # The bounded curl rate must have been reached, give or take contention (at least half of it).
@@ -306,14 +314,20 @@ assert_eq 0 "$wrk_failed" "wrk socket errors and non-2xx answers"
 ok "load: $curl_ok curl requests and $wrk_req wrk requests, none failed; $steps churn steps"
 
 # ---- residue: wait (bounded) until every session is closed (the shortened timeouts and CLOSE's 10 s pass).
-not_tw() { lab_rvsadm -Lnc | awk 'NR > 2 && $3 != "TIME_WAIT" { n++ } END { print n + 0 }'; }
+not_tw_rows() { lab_rvsadm -Lnc | awk 'NR > 2 && $3 != "TIME_WAIT"'; }
 tries=150
-while (($(not_tw) > 0 && tries-- > 0)); do sleep 0.2; done
-if ((tries <= 0)); then
-    lab_rvsadm -Lnc | awk 'NR > 2 && $3 != "TIME_WAIT"' | head -n 20 >&2
-    fail "sessions other than TIME_WAIT 30 s after the load: $(lab_rvsadm -Lnc | awk 'NR > 2 { print $3 }' | sort | uniq -c | tr '\n' ' ')"
+while [[ -n $(not_tw_rows) ]] && ((tries-- > 0)); do sleep 0.2; done
+left=$(not_tw_rows)
+if [[ -n $left ]]; then
+    # A connection wrk opened as it stopped (SYN sent, socket closed before the SYN-ACK) leaves a SYN_RECV
+    # session that the client's RST does not close (the kernel's table; 60 s): at most one per wrk connection,
+    # never ESTABLISHED.
+    echo "$left" >&2
+    TW_EXTRA=$(wc -l <<<"$left")
+    ((TW_EXTRA <= 4)) || fail "$TW_EXTRA sessions other than TIME_WAIT 30 s after the load (above)"
+    grep -q ESTABLISHED <<<"$left" && fail "an ESTABLISHED session 30 s after the load (above)"
+    lab_log "soak: $TW_EXTRA session(s) of wrk's last connections not closed yet (above)"
 fi
-
 # The listing the bookkeeping predicts, InActConn taken from -Lnc (each view of rvsd against the other): the rows
 # of that service and dest. A dest removed and added again during the run may also have rows of its earlier
 # incarnation in -Lnc (closed sessions counted on the removed dest): for it, InActConn is what -Ln says, but at most
@@ -338,27 +352,40 @@ expected_listing() {
 conns=$(lab_rvsadm -Lnc)
 listing=$(lab_rvsadm -Ln)
 stats=$(lab_rvsadm --dp-stats)
-no_expire() { awk 'NR > 2 { print $1, $3, $4, $5, $6 }' | sort; }
-assert_eq "$(no_expire <<<"$conns")" "$(lab_rvsadm -Lnc | no_expire)" "-Lnc (but the expire column) around the listing"
-rows=$(($(wc -l <<<"$conns") - 2))
-assert_text "$(expected_listing "$conns" "$listing")" "$listing" "-Ln after the load"
-# Rows of dests still listed (their InActConn matched above) and of removed dests (closed sessions kept until
-# TIME_WAIT ends; -Ln no longer lists their dest).
-inact_sum=$(awk '$1 == "->" && $2 ~ /:/ { s += $6 } END { print s + 0 }' <<<"$listing")
 live=$(sum_counter "$stats" sessions_live)
 created=$(sum_counter "$stats" sessions_created)
 expired=$(sum_counter "$stats" sessions_expired)
-of_removed=$((rows - inact_sum))
-((of_removed >= 0)) || fail "-Lnc rows $rows < sum of InActConn $inact_sum"
-assert_eq "$rows" "$live" "-Lnc rows vs sessions_live"
+rows=$(($(wc -l <<<"$conns") - 2))
 assert_eq "$live" "$((created - expired))" "sessions_live vs created - expired"
+if (($(date +%s) - first_conn < 110)); then
+    # No TIME_WAIT session has expired yet (the first connection is less than 120 s old): the views of the
+    # residue must agree exactly.
+    no_expire() { awk 'NR > 2 { print $1, $3, $4, $5, $6 }' | sort; }
+    assert_eq "$(no_expire <<<"$conns")" "$(lab_rvsadm -Lnc | no_expire)" \
+        "-Lnc (but the expire column) around the listing"
+    assert_text "$(expected_listing "$conns" "$listing")" "$listing" "-Ln after the load"
+    # Rows of dests still listed (their InActConn matched above) and of removed dests (closed sessions kept until
+    # TIME_WAIT ends; -Ln no longer lists their dest).
+    inact_sum=$(awk '$1 == "->" && $2 ~ /:/ { s += $6 } END { print s + 0 }' <<<"$listing")
+    of_removed=$((rows - inact_sum))
+    ((of_removed >= 0)) || fail "-Lnc rows $rows < sum of InActConn $inact_sum"
+    assert_eq "$rows" "$live" "-Lnc rows vs sessions_live"
+    residue="$rows TIME_WAIT sessions ($of_removed of removed servers) = sessions_live"
+else
+    # The residue expires while we look (the long run): members, weights and ActiveConn exactly, InActConn
+    # once every session expired (below).
+    mask() { sed -E 's/^(  -> [^ ]+ +[A-Za-z]+ +[0-9]+ +[0-9]+ +)[0-9]+ *$/\1N/'; }
+    assert_text "$(expected_listing "$conns" "$listing" | mask)" "$(mask <<<"$listing")" "-Ln after the load"
+    residue="$live TIME_WAIT sessions"
+fi
 # One session per TCP connection: the servers logged the first request of each connection.
 logged=$(cat "$RVS_RUN_DIR"/soak-nginx-*/logs/conns.log | wc -l)
 # The 8 self-checks went around rvsd (the 2 pre-load curls through the VIP have sessions like the load).
 through=$((logged - 8))
 delta=$((created - through))
-((delta >= 0 && delta <= 4)) || fail "sessions_created $created vs $through connections the servers logged through the VIP"
-ok "-Ln as predicted; residue $rows TIME_WAIT sessions ($of_removed of removed servers) = sessions_live = created $created - expired $expired; $through connections logged"
+((delta >= 0 && delta <= 4)) ||
+    fail "sessions_created $created vs $through connections the servers logged through the VIP"
+ok "-Ln as predicted; residue $residue = created $created - expired $expired; $through connections logged"
 
 # ---- drops and memory
 drops1=$(grep ' drop\.' <<<"$stats")
@@ -370,7 +397,8 @@ more=$((live_max > live_warm ? live_max - live_warm : 0))
 allowed=$((SOAK_RSS_SLACK_KB + more * SOAK_RSS_PER_SESSION_B / 1024))
 ((growth <= allowed)) || fail "rvsd RSS grew by $growth kB between the end of the warm-up ($rss_warm kB," \
     "$live_warm sessions) and the end ($rss_end kB, at most $live_max sessions): more than $allowed kB"
-ok "no drop counter moved; rvsd RSS $rss_warm kB after warm-up, $rss_end kB at the end, growth $growth kB <= $allowed kB" \
+ok "no drop counter moved; rvsd RSS $rss_warm kB after warm-up, $rss_end kB at the end," \
+    "growth $growth kB <= $allowed kB" \
     "(sessions $live_warm -> at most $live_max; RSS min $rss_min, max $rss_max, peak $(hwm_kb))"
 
 # ---- the long run: the TIME_WAIT residue expires to nothing.
@@ -388,10 +416,11 @@ if ((SOAK_SECONDS >= 300)); then
     ok "every session expired: 0 sessions, -Ln with no connection, RSS $rss_final kB"
     residue_final=0
 else
-    residue_final="$rows (TIME_WAIT, expiring within 120 s)"
+    residue_final="$live (TIME_WAIT, expiring within 120 s)"
 fi
 
-echo "soak: ${SOAK_SECONDS}s load (${load_s}s with stragglers), seed $SEED, $steps churn steps ($adds adds, $quiesces weight 0," \
+echo "soak: ${SOAK_SECONDS}s load (${load_s}s with stragglers), seed $SEED, $steps churn steps" \
+    "($adds adds, $quiesces weight 0," \
     "$reweights re-weights, $removes drained removals, longest drain ${drain_max_ms} ms); curl $curl_ok requests" \
     "(new connection each) 0 failed; wrk $wrk_req requests (keep-alive) 0 failed; sessions created $created," \
     "residue $residue_final; rvsd RSS warm-up $rss_warm kB ($live_warm sessions), end $rss_end kB (growth $growth kB," \
