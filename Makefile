@@ -12,11 +12,13 @@ RVS_BIN_DIR ?= $(CARGO_TARGET_DIR)/release
 export RVS_BIN_DIR
 # Workers for `make demo` (1 or 2).
 WORKERS ?= 1
+# Load duration of `make soak` in seconds (`make test` runs the soak for 60).
+SOAK_SECONDS ?= 600
 
 DEB_PACKAGES := libdpdk-dev dpdk dpdk-dev clang libclang-dev pkg-config nginx-light socat iputils-ping iproute2 \
-	tcpdump python3-scapy curl ethtool tshark
+	tcpdump python3-scapy curl ethtool tshark wrk
 
-.PHONY: all deps build test unit e2e demo demo-stop bench lab
+.PHONY: all deps build test unit e2e soak demo demo-stop bench lab
 
 all: build
 
@@ -47,6 +49,11 @@ unit: deps
 ## e2e: the namespace lab end-to-end scripts (needs root)
 e2e: deps build
 	tests/e2e/run.sh
+
+## soak: 10 minutes of load through a NAT and a FULLNAT VIP while real servers come and go (tests/e2e/40-soak.sh
+## with SOAK_SECONDS=600; `make test` runs its 60 s version); the last line gives the figures (needs root)
+soak: deps build
+	SOAK_SECONDS=$(SOAK_SECONDS) RVS_E2E_TIMEOUT=$$(($(SOAK_SECONDS) + 400)) tests/e2e/run.sh tests/e2e/40-soak.sh
 
 ## test: everything CI runs
 test: unit e2e

@@ -21,6 +21,8 @@
 //! - Anything else is [`LbVerdict::Pass`]: the pipeline handles it (ICMP echo to a local address, or
 //!   drop).
 //! - A session whose dest was deleted drops its packets (`DestDeleted`) and expires at once.
+//! - A plain SYN from the client on a closed TCP session (`TIME_WAIT`, `CLOSE`) is a new connection
+//!   (the kernel's `conn_reuse_mode` 1): the old session ends and the SYN is scheduled afresh.
 //! - Direct routing (`-g`) and tunnel (`-i`) sessions only see the client's direction (the real
 //!   server answers the client itself): their packets are not rewritten, their TCP state follows the
 //!   kernel's IN-ONLY table (so `ESTABLISHED` and ActiveConn/InActConn are right), and the verdict
@@ -373,7 +375,9 @@ impl LbCtx {
             if let Err(r) = verify_l4(ip, &p) {
                 return LbVerdict::Drop(r);
             }
-            return self.replay(id, dir, &p, ip, now_ms);
+            if !self.end_if_reused(id, dir, &p) {
+                return self.replay(id, dir, &p, ip, now_ms);
+            }
         }
         let Some((si, _)) = self.snap.lookup(p.proto, p.dst, p.dport) else {
             return LbVerdict::Pass;
@@ -600,6 +604,32 @@ impl LbCtx {
         if s.is_fullnat() {
             self.laddrs.free(v4_of(&s.laddr), s.lport);
         }
+    }
+
+    /// A plain SYN from the client on a closed TCP session (`TIME_WAIT` or `CLOSE`) starts a new
+    /// connection, as the kernel's `conn_reuse_mode` 1 has it: the old session ends now (counted in
+    /// `sessions_expired`) and the caller schedules the SYN afresh. So a client port reused within
+    /// `TIME_WAIT`'s 120 s neither revives a session on a dest that is quiesced (weight 0) nor hits one
+    /// whose dest was deleted, which would drop every SYN of the new connection (`DestDeleted`) until
+    /// the old session reached the head of its expiry list. Returns whether the session was ended.
+    fn end_if_reused(&mut self, id: SessionId, dir: Dir, p: &Pkt) -> bool {
+        let new_conn = dir == Dir::In
+            && p.proto == PROTO_TCP
+            && p.flags.syn
+            && !p.flags.ack
+            && !p.flags.rst
+            && !p.flags.fin;
+        let closed = self.sessions.get(id).is_some_and(|s| {
+            s.proto == PROTO_TCP && (s.state == tcp_state::TIME_WAIT || s.state == tcp_state::CLOSE)
+        });
+        if !(new_conn && closed) {
+            return false;
+        }
+        if let Some(s) = self.sessions.remove(id) {
+            self.finish(&s);
+            self.c.sessions_expired += 1;
+        }
+        true
     }
 
     /// Expire at most `budget` sessions; returns how many were removed.
@@ -1486,6 +1516,75 @@ mod tests {
         let mut p = tcp(C, V, SYN, 1, 0, &[]);
         assert_eq!(c.process(&mut p, 100), FWD);
         assert_eq!(parse_valid(&p).1, R2);
+    }
+
+    /// Take the connection from client port `cport` (on `rs`) through the handshake and both FINs
+    /// (server first) to TIME_WAIT at `t`.
+    fn to_time_wait(c: &mut LbCtx, cport: u16, rs: (Ipv4Addr, u16), t: u64) {
+        let cl = (C.0, cport);
+        let seg = |c: &mut LbCtx, p: Vec<u8>| {
+            let mut p = p;
+            assert_eq!(c.process(&mut p, t), FWD);
+        };
+        seg(c, tcp(cl, V, SYN, 1, 0, &[]));
+        seg(c, tcp(rs, cl, SYN | ACK, 9, 2, &[]));
+        seg(c, tcp(cl, V, ACK, 2, 10, &[]));
+        seg(c, tcp(rs, cl, FIN | ACK, 10, 2, &[]));
+        seg(c, tcp(cl, V, FIN | ACK, 2, 11, &[]));
+    }
+
+    #[test]
+    fn syn_on_a_closed_session_starts_a_new_connection() {
+        let mut r = rules(
+            Protocol::Tcp,
+            "rr",
+            &[(R1, FwdMethod::Masq, 1), (R2, FwdMethod::Masq, 1)],
+        );
+        let mut c = ctx(&r, 0, 1, 16);
+        // Client port 1 goes to R1, port 2 to R2 (rr); port 2 reaches TIME_WAIT first, so port 1's
+        // session is not at the head of the TIME_WAIT expiry list.
+        let mut p = tcp((C.0, 1), V, SYN, 1, 0, &[]);
+        assert_eq!(c.process(&mut p, 0), FWD);
+        assert_eq!(parse_valid(&p).1, R1);
+        to_time_wait(&mut c, 2, R2, 10);
+        to_time_wait(&mut c, 1, R1, 20);
+        assert_eq!(c.sessions_live(), 2);
+        assert_eq!(c.counter("sessions_created"), Some(2));
+        let r1 = c.snapshot().services()[0].dests[0].counters.clone();
+        r.apply(&Request::DelDest(key(Protocol::Tcp), R1.0.into(), R1.1))
+            .unwrap();
+        c.set_snapshot(r.snapshot());
+        // A late ACK of the old connection is still dropped.
+        let mut p = tcp((C.0, 1), V, ACK, 3, 11, &[]);
+        assert_eq!(
+            c.process(&mut p, 30),
+            LbVerdict::Drop(DropReason::DestDeleted)
+        );
+        // The client reuses port 1 for a new connection: the SYN is scheduled (to R2), not dropped.
+        let mut p = tcp((C.0, 1), V, SYN, 1000, 0, &[]);
+        assert_eq!(c.process(&mut p, 31), FWD);
+        assert_eq!(parse_valid(&p).1, R2);
+        assert_eq!(r1.total(), 0);
+        assert_eq!(c.counter("sessions_created"), Some(3));
+        assert_eq!(c.counter("sessions_expired"), Some(1));
+        assert_eq!(c.sessions_live(), 2);
+        assert_eq!(conns_of(&r, 0), (0, 2));
+        // A SYN on the TIME_WAIT session of a live dest starts a new session too (rr picks R2 again).
+        let mut p = tcp((C.0, 2), V, SYN, 2000, 0, &[]);
+        assert_eq!(c.process(&mut p, 32), FWD);
+        assert_eq!(parse_valid(&p).1, R2);
+        assert_eq!(c.counter("sessions_created"), Some(4));
+        assert_eq!(c.counter("sessions_expired"), Some(2));
+        assert_eq!(c.sessions_live(), 2);
+        let mut v = Vec::new();
+        c.conns(32, 0, &mut v);
+        let mut states: Vec<_> = v.iter().map(|i| i.state.clone()).collect();
+        states.sort();
+        assert_eq!(states, ["SYN_RECV", "SYN_RECV"]);
+        // A SYN retransmitted on an open session is replayed, not a new connection.
+        let mut p = tcp((C.0, 2), V, SYN, 2000, 0, &[]);
+        assert_eq!(c.process(&mut p, 33), FWD);
+        assert_eq!(c.counter("sessions_created"), Some(4));
     }
 
     #[test]

@@ -1,14 +1,12 @@
-//! Fuzz the config loader: `rvs_config::from_str` on arbitrary UTF-8 must return a config or a typed
-//! error, never panic. The origin names a directory that does not exist, so a relative `rules_file`
-//! cannot reach real files.
+//! Fuzz the config loader: the body lives in dataplane/tests/fuzz_bodies/config.rs, shared with
+//! the `fuzz_regressions` test, which replays dataplane/fuzz/regressions/config/ in `make test`.
 #![no_main]
+
+#[path = "../../tests/fuzz_bodies/config.rs"]
+mod config;
 
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    if let Ok(text) = std::str::from_utf8(data) {
-        if let Err(e) = rvs_config::from_str(text, "/nonexistent-rvs-fuzz/rvs.toml") {
-            let _ = e.to_string();
-        }
-    }
+    config::run(data);
 });
