@@ -20,6 +20,7 @@ pub mod sched;
 pub mod service;
 pub mod session;
 pub mod stats;
+pub mod trafgen;
 pub mod wire;
 pub mod worker;
 pub mod xmit;
