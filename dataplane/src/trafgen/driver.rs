@@ -15,7 +15,7 @@ use super::Pacer;
 use crate::port::{WorkerIo, BURST};
 
 /// Most frames waiting for a port's tx ring; beyond this they are freed and counted.
-pub const MAX_BACKLOG: usize = 1024;
+pub const MAX_BACKLOG: usize = 4096;
 /// Timeout checks per poll.
 pub const EXPIRE_BUDGET: usize = 64;
 /// Most addresses of each side [`Driver::announce`] announces.
