@@ -98,7 +98,6 @@ $(dp "$s" lb_packets_out) $(dp "$s" sessions_live)" "$s: rvsd sessions, packets 
     assert_eq "$N" "$(gen "$s" "latency conn" n)" "$s: latency samples"
     ok "$s: $N connections, all completed; rvsd counted exactly 4 frames in and 3 out per connection"
 done
-# FULLNAT: the real servers saw only the local addresses (the responder answered them; rvsd's neighbours are
-# the announced clients and servers, all resolved).
+# rvsd's neighbours are the announced clients and servers, all resolved (nothing waited for ARP).
 if grep -q INCOMPLETE "$OUT/tcp-fullnat.neigh"; then fail "tcp-fullnat: unresolved neighbours"; fi
 ok "all scenarios agree with rvsd's counters"
