@@ -74,6 +74,9 @@ bench: deps build
 	bench/callgrind.sh
 
 ## lab: rvsd on two net_vhost ports, dpdk-testpmd on virtio_user as source (txonly, UDP to a NAT VIP) and sink
-## (icmpecho, answers rvsd's ARP); prints testpmd and rvsd rates (needs root; LAB_SECONDS, LAB_FWD=f for FULLNAT)
+## (icmpecho, answers rvsd's ARP); prints testpmd and rvsd rates (needs root; LAB_SECONDS, LAB_FWD=f for FULLNAT);
+## then rvs-gen's scenarios against rvsd (UDP flows, SYN flood, full TCP connections through NAT and FULLNAT
+## against its stateless responder; bench/gen-lab.sh, GEN_SECONDS, GEN_SCENARIOS...)
 lab: deps build
 	bench/virtio-lab.sh
+	bench/gen-lab.sh

@@ -4,14 +4,13 @@
 #
 #   testpmd "src" (txonly)     virtio_user0 ==vhost-user== net_vhost0 port 0 "client" 10.10.0.1/24 \
 #     UDP 10.10.0.2:9000 -> VIP 10.10.0.100:9000                                                      rvsd (NAT)
-#   testpmd "sink" (icmpecho)  virtio_user1 ==vhost-user== net_vhost1 port 1 "rs"     10.10.1.1/24 /
-#     real server 10.10.1.2: answers rvsd's ARP requests (icmpecho replies to any ARP request), counts and
-#     frees everything else
+#   testpmd "sink" (rxonly)    virtio_user1 ==vhost-user== net_vhost1 port 1 "rs"     10.10.1.1/24 /
+#     real server 10.10.1.2 at MAC $SINK_MAC (virtio_user's mac= devarg), a static neighbour of rvsd
+#     ([[neighbour]] in its config: no ARP needed); counts and frees everything
 #
-# Why two testpmd processes: rvsd resolves its next hops by ARP (it learns a neighbour only from an ARP packet
-# that answers its request or is addressed to it; there are no static neighbours), and testpmd's txonly mode
-# neither receives nor answers ARP. icmpecho is the one testpmd mode that answers ARP, and its forwarding mode
-# is per process, so the sink is a second process.
+# Why two testpmd processes: testpmd's forwarding mode is per process, and txonly never receives. (Before rvsd
+# had static neighbours the sink had to be icmpecho, the one mode that answers ARP.) rvs-gen (bench/gen-lab.sh)
+# is source, responder and sink in one process.
 #
 # CPUs (2 vCPUs): rvsd's worker has CPU 1 to itself; both testpmd forwarding lcores share CPU 0 (the sink only
 # has what rvsd forwards to count). Main lcores sleep. Figures swing from run to run (see BENCHMARKS.md).
@@ -26,6 +25,8 @@ WARMUP=${LAB_WARMUP:-3}
 FWD=${LAB_FWD:-m}
 # virtio ring size: large rings absorb the time slices in which the sink is descheduled.
 RING=${LAB_RING:-1024}
+# The sink's MAC, known before it starts: rvsd's static neighbour for the real server.
+SINK_MAC=02:00:00:00:01:02
 # CPU of the sink's forwarding lcore: 0 (with the source, default) or 1 (with rvsd's worker).
 SINK_CPU=${LAB_SINK_CPU:-0}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
@@ -106,6 +107,11 @@ name = "rs"
 device = "net_vhost1,iface=$RUN/rs.vhost,queues=1"
 address = ["10.10.1.1/24"]
 
+[[neighbour]]
+port = "rs"
+ip = "10.10.1.2"
+mac = "$SINK_MAC"
+
 [services]
 rules = [
     "-A -u 10.10.0.100:9000 -s rr",
@@ -141,7 +147,7 @@ testpmd() { # testpmd NAME FORWARDING-CPU VDEV-ARGS TESTPMD-ARGS...
         --stats-period 1 "$@" </dev/null >"$RUN/$name.log" 2>&1 &
 }
 
-testpmd sink "$SINK_CPU" "net_virtio_user1,path=$RUN/rs.vhost,queues=1,queue_size=$RING" --forward-mode=icmpecho
+testpmd sink "$SINK_CPU" "net_virtio_user1,path=$RUN/rs.vhost,queues=1,queue_size=$RING,mac=$SINK_MAC" --forward-mode=rxonly
 SINK_PID=$!
 for ((i = 0; i < 100; i++)); do
     grep -q "Tx-pps" "$RUN/sink.log" 2>/dev/null && break
@@ -192,7 +198,7 @@ sink_total=$(awk '/Forward statistics for port 0/ { f = 1 } f && /RX-packets/ { 
 echo
 echo "==== virtio-lab summary ($(date -u +%Y-%m-%dT%H:%MZ), $(nproc) CPUs, measured over ${dt} s, 64-byte UDP, -$FWD)"
 printf "testpmd src  (txonly, virtio_user0) tx: %12s pps (median of per-second rates)  total %s\n" "$src_pps" "${src_total:-?}"
-printf "testpmd sink (icmpecho, virtio_user1) rx: %10s pps (median of per-second rates)  total %s\n" "$sink_pps" "${sink_total:-?}"
+printf "testpmd sink (rxonly, virtio_user1)   rx: %10s pps (median of per-second rates)  total %s\n" "$sink_pps" "${sink_total:-?}"
 join <(port_totals "$RUN/links1") <(port_totals "$RUN/links2") |
     awk -v dt="$dt" '{ printf "rvsd port %-7s rx %12.0f pps (%6.3f Mpps)  tx %12.0f pps (%6.3f Mpps)  tx_dropped %10.0f pps\n",
         $1, ($5 - $2) / dt, ($5 - $2) / dt / 1e6, ($6 - $3) / dt, ($6 - $3) / dt / 1e6, ($7 - $4) / dt }'

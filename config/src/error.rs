@@ -147,6 +147,42 @@ pub enum ErrorKind {
         /// Largest allowed.
         max: u64,
     },
+    /// Not a plain dotted-quad IPv4 address.
+    #[error("invalid IPv4 address {0:?}")]
+    InvalidIpv4(String),
+    /// Not `aa:bb:cc:dd:ee:ff` (six two-digit hex bytes).
+    #[error("invalid MAC address {0:?} (aa:bb:cc:dd:ee:ff)")]
+    InvalidMac(String),
+    /// A multicast, broadcast or all-zero MAC where a host's is needed.
+    #[error("{0} is not a unicast MAC address")]
+    NotUnicastMac(String),
+    /// A static neighbour outside every subnet of its port.
+    #[error("neighbour {ip} is not on a subnet of port {port:?}")]
+    NeighbourNotOnLink {
+        /// The neighbour's address.
+        ip: String,
+        /// The port name.
+        port: String,
+    },
+    /// A static neighbour that is one of our own addresses.
+    #[error("neighbour {0} is an address of this host")]
+    NeighbourIsLocal(String),
+    /// The same neighbour (port and address) twice.
+    #[error("neighbour {ip} on port {port:?} is already defined by {first}")]
+    DuplicateNeighbour {
+        /// The address.
+        ip: String,
+        /// The port name.
+        port: String,
+        /// Key of the first definition.
+        first: String,
+    },
+    /// More static neighbours than allowed.
+    #[error("at most {max} static neighbours are supported")]
+    TooManyNeighbours {
+        /// The limit.
+        max: usize,
+    },
     /// No `[[port]]` at all.
     #[error("at least one [[port]] is required")]
     NoPorts,

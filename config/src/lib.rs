@@ -62,6 +62,8 @@ pub struct Config {
     pub ports: Vec<PortConfig>,
     /// `[[route]]` entries (connected routes are not listed: derive them from port addresses).
     pub routes: Vec<RouteConfig>,
+    /// `[[neighbour]]` entries (static neighbours), in file order.
+    pub neighbours: Vec<NeighbourConfig>,
     /// `[services]`.
     pub services: ServicesConfig,
 }
@@ -148,6 +150,20 @@ pub struct RouteConfig {
     /// Index into [`Config::ports`].
     pub port: u16,
 }
+
+/// One `[[neighbour]]`: a permanent ARP entry installed in every worker's neighbour table.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NeighbourConfig {
+    /// Index into [`Config::ports`].
+    pub port: u16,
+    /// The neighbour's address (unicast, on a subnet of `port`, not ours; unique per port).
+    pub ip: Ipv4Addr,
+    /// Its MAC (unicast).
+    pub mac: [u8; 6],
+}
+
+/// Most `[[neighbour]]` entries (each worker's table holds them next to the learned ones).
+pub const MAX_NEIGHBOURS: usize = 1024;
 
 /// `[services]`.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]

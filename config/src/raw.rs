@@ -26,9 +26,24 @@ pub struct RawConfig {
     /// `[[route]]` entries (connected routes come from port addresses).
     #[serde(default)]
     pub route: Vec<Spanned<RawRoute>>,
+    /// `[[neighbour]]` entries: static (permanent) neighbours.
+    #[serde(default)]
+    pub neighbour: Vec<Spanned<RawNeighbour>>,
     /// `[services]` (optional table).
     #[serde(default)]
     pub services: RawServices,
+}
+
+/// One `[[neighbour]]`: a static IPv4 neighbour on a port.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RawNeighbour {
+    /// Name of the `[[port]]` it is reached through.
+    pub port: Spanned<String>,
+    /// Its IPv4 address.
+    pub ip: Spanned<String>,
+    /// Its MAC address, `aa:bb:cc:dd:ee:ff`.
+    pub mac: Spanned<String>,
 }
 
 /// `[eal]`.

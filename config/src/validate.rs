@@ -4,7 +4,8 @@
 //! checked: worker lcores (non-empty, unique, < `MAX_LCORE`), sizes in range, port names (identifier, unique),
 //! devices non-empty, addresses (syntax, unicast, not network/broadcast, unique, subnets not shared between
 //! ports), routes (destination syntax and host bits, unique, port exists, gateway on that port's subnets and not
-//! local), rule lines non-empty, rules file readable.
+//! local), static neighbours (port exists, address unicast, on that port's subnets, not local, unique per port;
+//! MAC six hex bytes and unicast; at most `MAX_NEIGHBOURS`), rule lines non-empty, rules file readable.
 
 use std::collections::HashMap;
 use std::net::Ipv4Addr;
@@ -16,8 +17,8 @@ use toml::Spanned;
 use crate::raw::RawConfig;
 use crate::{
     Config, ConfigError, ControlConfig, DataplaneConfig, EalConfig, ErrorKind, Ipv4Net, Location,
-    PortConfig, RouteConfig, RuleLine, ServicesConfig, DEFAULT_MAX_SESSIONS, DEFAULT_MBUFS,
-    DEFAULT_MTU, DEFAULT_SYNPROXY_THRESHOLD, MAX_LCORE, MAX_PORTS,
+    NeighbourConfig, PortConfig, RouteConfig, RuleLine, ServicesConfig, DEFAULT_MAX_SESSIONS,
+    DEFAULT_MBUFS, DEFAULT_MTU, DEFAULT_SYNPROXY_THRESHOLD, MAX_LCORE, MAX_NEIGHBOURS, MAX_PORTS,
 };
 
 const MAX_IDLE_BACKOFF_US: u64 = 1_000_000;
@@ -93,6 +94,7 @@ pub fn validate(raw: &RawConfig, text: &str, origin: &str) -> Result<Config, Con
     let control = ControlConfig { socket, state_file };
     let ports = validate_ports(&src, raw)?;
     let routes = validate_routes(&src, raw, &ports)?;
+    let neighbours = validate_neighbours(&src, raw, &ports)?;
     let services = validate_services(&src, raw)?;
     Ok(Config {
         eal,
@@ -100,6 +102,7 @@ pub fn validate(raw: &RawConfig, text: &str, origin: &str) -> Result<Config, Con
         control,
         ports,
         routes,
+        neighbours,
         services,
     })
 }
@@ -351,6 +354,81 @@ fn validate_routes(
         routes.push(RouteConfig { dest, via, port });
     }
     Ok(routes)
+}
+
+/// `aa:bb:cc:dd:ee:ff` (or with `-`), case-insensitive.
+fn parse_mac(text: &str) -> Option<[u8; 6]> {
+    let mut mac = [0u8; 6];
+    let mut parts = text.split([':', '-']);
+    for b in &mut mac {
+        let p = parts.next()?;
+        if p.len() != 2 {
+            return None;
+        }
+        *b = u8::from_str_radix(p, 16).ok()?;
+    }
+    parts.next().is_none().then_some(mac)
+}
+
+fn validate_neighbours(
+    src: &Source<'_>,
+    raw: &RawConfig,
+    ports: &[PortConfig],
+) -> Result<Vec<NeighbourConfig>, ConfigError> {
+    let mut out: Vec<NeighbourConfig> = Vec::with_capacity(raw.neighbour.len());
+    for (ni, n) in raw.neighbour.iter().enumerate() {
+        if ni >= MAX_NEIGHBOURS {
+            let kind = ErrorKind::TooManyNeighbours {
+                max: MAX_NEIGHBOURS,
+            };
+            return Err(src.err(n.span(), format!("neighbour[{ni}]"), kind));
+        }
+        let n = n.get_ref();
+        let pname = n.port.get_ref();
+        let Some(pi) = ports.iter().position(|p| &p.name == pname) else {
+            let kind = ErrorKind::UnknownPort(pname.clone());
+            return Err(src.err(n.port.span(), format!("neighbour[{ni}].port"), kind));
+        };
+        let key = format!("neighbour[{ni}].ip");
+        let e = |kind| src.err(n.ip.span(), key.clone(), kind);
+        let text = n.ip.get_ref();
+        let ip: Ipv4Addr = text
+            .parse()
+            .map_err(|_| e(ErrorKind::InvalidIpv4(text.clone())))?;
+        if !is_unicast(ip) {
+            return Err(e(ErrorKind::NotUnicast(ip.to_string())));
+        }
+        if ports
+            .iter()
+            .any(|p| p.addresses.iter().any(|a| a.addr == ip))
+        {
+            return Err(e(ErrorKind::NeighbourIsLocal(ip.to_string())));
+        }
+        if !ports[pi].addresses.iter().any(|a| a.contains(ip)) {
+            return Err(e(ErrorKind::NeighbourNotOnLink {
+                ip: ip.to_string(),
+                port: pname.clone(),
+            }));
+        }
+        // MAX_PORTS (32) keeps the index well inside u16.
+        let port = u16::try_from(pi).unwrap_or(u16::MAX);
+        if let Some(first) = out.iter().position(|o| o.port == port && o.ip == ip) {
+            return Err(e(ErrorKind::DuplicateNeighbour {
+                ip: ip.to_string(),
+                port: pname.clone(),
+                first: format!("neighbour[{first}]"),
+            }));
+        }
+        let key = format!("neighbour[{ni}].mac");
+        let e = |kind| src.err(n.mac.span(), key.clone(), kind);
+        let text = n.mac.get_ref();
+        let mac = parse_mac(text).ok_or_else(|| e(ErrorKind::InvalidMac(text.clone())))?;
+        if mac[0] & 1 != 0 || mac == [0; 6] {
+            return Err(e(ErrorKind::NotUnicastMac(text.clone())));
+        }
+        out.push(NeighbourConfig { port, ip, mac });
+    }
+    Ok(out)
 }
 
 fn validate_services(src: &Source<'_>, raw: &RawConfig) -> Result<ServicesConfig, ConfigError> {

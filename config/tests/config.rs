@@ -4,7 +4,9 @@
 use std::net::Ipv4Addr;
 use std::path::{Path, PathBuf};
 
-use rvs_config::{from_str, load, ErrorKind, Ipv4Net, RouteConfig, RuleLine};
+use rvs_config::{
+    from_str, load, ErrorKind, Ipv4Net, NeighbourConfig, RouteConfig, RuleLine, MAX_NEIGHBOURS,
+};
 
 /// Two ports, one worker: the smallest interesting valid config. Lines:
 /// 1 [dataplane] / 2 workers / 3 [[port]] / 4 name / 5 device / 6 address / 7 [[port]] / 8 name / 9 device /
@@ -206,7 +208,7 @@ fn syntax_and_schema_errors() {
     );
     assert_eq!(
         err(&with("[nope]\n")),
-        "rvsd.toml:11:2: unknown field `nope`, expected one of `eal`, `dataplane`, `control`, `port`, `route`, `services`"
+        "rvsd.toml:11:2: unknown field `nope`, expected one of `eal`, `dataplane`, `control`, `port`, `route`, `neighbour`, `services`"
     );
     assert_eq!(
         err("[dataplane]\nworkers = [1]\nmbuf = 3\n"),
@@ -498,5 +500,118 @@ fn services_errors() {
     assert_eq!(
         err(&with("[services]\nrules_file = \"\"\n")),
         "rvsd.toml:12:14: services.rules_file: must not be empty"
+    );
+}
+
+#[test]
+fn static_neighbours() {
+    let cfg = from_str(
+        &with(
+            "[[neighbour]]\nport = \"rs1\"\nip = \"10.10.1.2\"\nmac = \"02:00:00:00:01:0A\"\n\
+             [[neighbour]]\nport = \"client\"\nip = \"10.10.0.2\"\nmac = \"02-00-00-00-00-02\"\n",
+        ),
+        "rvsd.toml",
+    )
+    .unwrap();
+    assert_eq!(
+        cfg.neighbours,
+        vec![
+            NeighbourConfig {
+                port: 1,
+                ip: Ipv4Addr::new(10, 10, 1, 2),
+                mac: [2, 0, 0, 0, 1, 0x0a],
+            },
+            NeighbourConfig {
+                port: 0,
+                ip: Ipv4Addr::new(10, 10, 0, 2),
+                mac: [2, 0, 0, 0, 0, 2],
+            },
+        ]
+    );
+    assert!(from_str(BASE, "rvsd.toml").unwrap().neighbours.is_empty());
+}
+
+#[test]
+fn static_neighbour_errors() {
+    let n = |port: &str, ip: &str, mac: &str| {
+        err(&with(&format!(
+            "[[neighbour]]\nport = \"rs1\"\nip = \"10.10.1.2\"\nmac = \"02:00:00:00:01:02\"\n[[neighbour]]\nport = \"{port}\"\nip = \"{ip}\"\nmac = \"{mac}\"\n"
+        )))
+    };
+    // The second neighbour's port is at 16:8, ip at 17:6, mac at 18:7.
+    let good_mac = "02:00:00:00:01:03";
+    assert_eq!(
+        n("rs3", "10.10.1.3", good_mac),
+        "rvsd.toml:16:8: neighbour[1].port: no port named \"rs3\""
+    );
+    assert_eq!(
+        n("rs1", "10.10.1", good_mac),
+        "rvsd.toml:17:6: neighbour[1].ip: invalid IPv4 address \"10.10.1\""
+    );
+    assert_eq!(
+        n("rs1", "224.0.0.1", good_mac),
+        "rvsd.toml:17:6: neighbour[1].ip: 224.0.0.1 is not a unicast address"
+    );
+    assert_eq!(
+        n("rs1", "10.10.1.9", good_mac),
+        "rvsd.toml:17:6: neighbour[1].ip: neighbour 10.10.1.9 is an address of this host"
+    );
+    assert_eq!(
+        n("rs1", "10.10.0.2", good_mac),
+        "rvsd.toml:17:6: neighbour[1].ip: neighbour 10.10.0.2 is not on a subnet of port \"rs1\""
+    );
+    assert_eq!(
+        n("rs1", "10.10.1.2", good_mac),
+        "rvsd.toml:17:6: neighbour[1].ip: neighbour 10.10.1.2 on port \"rs1\" is already defined by neighbour[0]"
+    );
+    for bad in [
+        "02:00:00:00:01",
+        "02:00:00:00:01:02:03",
+        "02:00:00:00:01:0g",
+        "2:00:00:00:01:02",
+        "",
+    ] {
+        assert_eq!(
+            n("rs1", "10.10.1.3", bad),
+            format!("rvsd.toml:18:7: neighbour[1].mac: invalid MAC address \"{bad}\" (aa:bb:cc:dd:ee:ff)")
+        );
+    }
+    for bad in [
+        "ff:ff:ff:ff:ff:ff",
+        "01:00:5e:00:00:01",
+        "00:00:00:00:00:00",
+    ] {
+        assert_eq!(
+            n("rs1", "10.10.1.3", bad),
+            format!("rvsd.toml:18:7: neighbour[1].mac: {bad} is not a unicast MAC address")
+        );
+    }
+    assert_eq!(
+        err(&with("[[neighbour]]\nport = \"rs1\"\nip = \"10.10.1.3\"\n")),
+        "rvsd.toml:11:1: missing field `mac`"
+    );
+    // One more than allowed, all distinct, on a /16 port: the extra entry is refused where it starts.
+    let head = "[dataplane]\nworkers = [1]\n[[port]]\nname = \"p\"\ndevice = \"net_null0\"\naddress = [\"10.20.0.1/16\"]\n";
+    let entry = |i: usize| {
+        format!(
+            "[[neighbour]]\nport = \"p\"\nip = \"10.20.{}.{}\"\nmac = \"02:00:00:00:01:02\"\n",
+            i / 200 + 1,
+            i % 200 + 2
+        )
+    };
+    let most: String = (0..MAX_NEIGHBOURS).map(entry).collect();
+    assert_eq!(
+        from_str(&format!("{head}{most}"), "rvsd.toml")
+            .unwrap()
+            .neighbours
+            .len(),
+        MAX_NEIGHBOURS
+    );
+    assert_eq!(
+        err(&format!("{head}{most}{}", entry(MAX_NEIGHBOURS))),
+        format!(
+            "rvsd.toml:{}:1: neighbour[{MAX_NEIGHBOURS}]: at most {MAX_NEIGHBOURS} static neighbours are supported",
+            6 + 4 * MAX_NEIGHBOURS + 1
+        )
     );
 }

@@ -22,6 +22,7 @@ pub mod service;
 pub mod session;
 pub mod stats;
 pub mod synproxy;
+pub mod trafgen;
 pub mod wire;
 pub mod worker;
 pub mod xmit;

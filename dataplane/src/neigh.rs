@@ -9,6 +9,8 @@
 //! - `Reachable`: confirmed by an ARP packet less than [`REACHABLE_MS`] ago; used as is.
 //! - `Stale`: older than that; still used, but the first use after each [`RETRY_MS`] sends a new
 //!   request; after [`MAX_TRIES`] unanswered refreshes, or [`GC_STALE_MS`] without use, it is removed.
+//! - `Permanent`: a static entry from the configuration ([`NeighTable::set_permanent`]): used as is, never
+//!   aged, refreshed, removed or changed by ARP packets.
 //!
 //! Sharing between lcores: an ARP reply arrives on whichever worker's rx queue the port picks, not
 //! necessarily on the worker that asked. The worker that receives an ARP packet learns from it and
@@ -49,6 +51,8 @@ pub enum NeighState {
     Reachable,
     /// Confirmation too old; used while being refreshed.
     Stale,
+    /// Static (from the configuration): never aged, never changed by ARP.
+    Permanent,
 }
 
 /// A learned mapping passed from the worker that saw the ARP packet to the others.
@@ -141,7 +145,7 @@ impl<B> NeighTable<B> {
             e.last_req_ms = 0;
         }
         match e.state {
-            NeighState::Reachable => Resolve::Ready(e.mac, pkt),
+            NeighState::Reachable | NeighState::Permanent => Resolve::Ready(e.mac, pkt),
             NeighState::Stale => {
                 let mac = e.mac;
                 let refresh =
@@ -180,6 +184,9 @@ impl<B> NeighTable<B> {
     ) -> bool {
         let key = (port, u32::from(ip));
         if let Some(e) = self.map.get_mut(&key) {
+            if e.state == NeighState::Permanent {
+                return false;
+            }
             e.state = NeighState::Reachable;
             e.mac = mac;
             e.confirmed_ms = now_ms;
@@ -198,6 +205,42 @@ impl<B> NeighTable<B> {
                 confirmed_ms: now_ms,
                 last_req_ms: 0,
                 used_ms: now_ms,
+                tries: 0,
+                pending: VecDeque::new(),
+            },
+        );
+        true
+    }
+
+    /// Install a permanent entry: `ip` on `port` is at `mac` from now on, whatever ARP says; packets
+    /// queued behind an earlier resolution of it are appended to `released`. Returns false, changing
+    /// nothing, when the table is full.
+    pub fn set_permanent(
+        &mut self,
+        port: u16,
+        ip: Ipv4Addr,
+        mac: [u8; 6],
+        released: &mut Vec<B>,
+    ) -> bool {
+        let key = (port, u32::from(ip));
+        if let Some(e) = self.map.get_mut(&key) {
+            e.state = NeighState::Permanent;
+            e.mac = mac;
+            e.tries = 0;
+            released.extend(e.pending.drain(..));
+            return true;
+        }
+        if self.map.len() >= self.capacity {
+            return false;
+        }
+        self.map.insert(
+            key,
+            Entry {
+                state: NeighState::Permanent,
+                mac,
+                confirmed_ms: 0,
+                last_req_ms: 0,
+                used_ms: 0,
                 tries: 0,
                 pending: VecDeque::new(),
             },
@@ -239,6 +282,7 @@ impl<B> NeighTable<B> {
                     }
                     true
                 }
+                NeighState::Permanent => true,
                 NeighState::Stale => {
                     let failed = e.tries >= MAX_TRIES && since_req >= RETRY_MS;
                     let unused = now_ms.saturating_sub(e.used_ms) >= GC_STALE_MS;
@@ -421,6 +465,37 @@ mod tests {
         assert!(t.contains(0, IP));
         t.tick(GC_STALE_MS);
         assert!(!t.contains(0, IP));
+    }
+
+    #[test]
+    fn permanent_entries_never_age_nor_learn() {
+        let mut t: NeighTable<u32> = NeighTable::new(2);
+        let mut out = Vec::new();
+        // A resolution in progress is completed by the static entry.
+        assert!(matches!(t.resolve(0, IP, 0, 5), Resolve::Queued));
+        reqs(&mut t);
+        assert!(t.set_permanent(0, IP, MAC, &mut out));
+        assert_eq!(out, vec![5]);
+        assert_eq!(t.state(0, IP), Some(NeighState::Permanent));
+        let other = [2, 0, 0, 0, 9, 9];
+        assert!(
+            !t.learn(0, IP, other, 10, true, &mut out),
+            "ARP does not change it"
+        );
+        assert_eq!(t.mac(0, IP), Some(MAC));
+        for now in [REACHABLE_MS, GC_STALE_MS, 10 * GC_STALE_MS] {
+            assert_eq!(t.tick(now), 0);
+            assert!(matches!(t.resolve(0, IP, now, 1), Resolve::Ready(MAC, 1)));
+        }
+        assert!(reqs(&mut t).is_empty(), "never refreshed");
+        assert_eq!(t.state(0, IP), Some(NeighState::Permanent));
+        let mut e = Vec::new();
+        t.entries(&mut e);
+        assert_eq!(e, vec![(0, IP, MAC, NeighState::Permanent)]);
+        // Capacity: one more fits, then the table is full.
+        assert!(t.set_permanent(1, IP, other, &mut out));
+        assert!(!t.set_permanent(2, IP, other, &mut out));
+        assert_eq!(t.len(), 2);
     }
 
     #[test]

@@ -373,6 +373,16 @@ impl<IO: WorkerIo> Worker<IO> {
         self.held.len()
     }
 
+    /// Install a static neighbour (permanent entry, see [`crate::neigh`]); call before the worker
+    /// runs. Returns false when the neighbour table is full.
+    pub fn add_static_neighbour(&mut self, port: u16, ip: Ipv4Addr, mac: [u8; 6]) -> bool {
+        let mut released = Vec::new();
+        let ok = self.pipe.neigh.set_permanent(port, ip, mac, &mut released);
+        // Before the worker runs nothing is queued; anything released is freed.
+        drop(released);
+        ok
+    }
+
     /// The port I/O (tests inspect `MemIo` through it).
     pub fn io(&self) -> &IO {
         &self.io

@@ -393,6 +393,7 @@ impl ControlLoop {
                     NeighState::Incomplete => "INCOMPLETE",
                     NeighState::Reachable => "REACHABLE",
                     NeighState::Stale => "STALE",
+                    NeighState::Permanent => "PERMANENT",
                 }
                 .into(),
                 lcore,

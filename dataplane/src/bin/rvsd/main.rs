@@ -2,7 +2,7 @@
 //!
 //! Start-up order: read and validate the config (errors name the key and line, exit 1) -> parse the
 //! start-up rules with rvsadm's parser (errors name the file and line, exit 1) -> EAL -> mbuf pool ->
-//! ports (one rx/tx queue pair per worker) -> workers, each launched on its lcore with its own
+//! ports (one rx/tx queue pair per worker) -> workers (static neighbours installed in each), each launched on its lcore with its own
 //! `DpdkIo`, its control channel and its ends of the hand-off mesh -> rules applied and published ->
 //! gratuitous ARP -> the control socket.
 //!
@@ -203,6 +203,11 @@ fn run(cli: &Cli) -> anyhow::Result<()> {
         let mut worker = Worker::new(conf, io, rx, handoff)
             .with_context(|| format!("worker on lcore {lcore_id}"))?;
         worker.set_synproxy(synproxy);
+        for n in &cfg.neighbours {
+            if !worker.add_static_neighbour(n.port, n.ip, n.mac) {
+                bail!("static neighbour {}: the neighbour table is full", n.ip);
+            }
+        }
         eal.launch(lcore_id, Box::new(move || worker.run(&STOP)))
             .with_context(|| format!("launching the worker on lcore {lcore_id}"))?;
         worker_tx.push(tx);
