@@ -59,12 +59,28 @@ demo: deps build
 demo-stop:
 	tests/lab/demo.sh down
 
-## bench: dataplane benchmarks (rvs-bench against dpdk-testpmd, then instructions per packet under callgrind);
-## the figures and their reading are in BENCHMARKS.md
+## bench: every figure of BENCHMARKS.md, in order, each step bounded by a timeout (about 30 minutes on 2 vCPUs;
+## root, for the control-plane lab): rvs-bench (every mode, 1 k / 1 M / 10 M sessions, testpmd io and macswap
+## in the same invocation) -> the chart docs/bench/rvs-bench.png -> instructions per packet (callgrind) ->
+## scaling over 1, 2, 4, 8 workers (as many as the CPUs allow) -> control plane at scale. Outputs in BENCH_OUT.
+BENCH_OUT ?= $(CARGO_TARGET_DIR)/bench
+BENCH_SESSIONS ?= 1000,1000000,10000000
+BENCH_PACKETS ?= 5000000
 bench: deps build
-	@command -v valgrind >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq --no-install-recommends valgrind; }
-	$(CARGO_TARGET_DIR)/release/rvs-bench
-	bench/callgrind.sh
+	@missing=""; for p in valgrind python3-matplotlib; do \
+		dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; \
+		apt-get install -y -qq --no-install-recommends $$missing; fi
+	mkdir -p $(BENCH_OUT) docs/bench
+	@echo "bench: $$(date -u +%FT%TZ), commit $$(git rev-parse --short HEAD 2>/dev/null), $$(nproc) CPUs, load $$(cut -d' ' -f1-3 /proc/loadavg)"
+	timeout 2400 $(CARGO_TARGET_DIR)/release/rvs-bench --sessions $(BENCH_SESSIONS) --packets $(BENCH_PACKETS) \
+		--out $(BENCH_OUT)/rvs-bench.csv 2>&1 | tee $(BENCH_OUT)/rvs-bench.txt
+	/usr/bin/python3 bench/chart.py docs/bench/rvs-bench.png $(BENCH_OUT)/rvs-bench.csv \
+		--title "rvs-bench $$(date -u +%F), commit $$(git rev-parse --short HEAD 2>/dev/null), $$(nproc) CPUs: Mpps per worker"
+	timeout 1800 bench/callgrind.sh 2>&1 | tee $(BENCH_OUT)/callgrind.txt
+	OUT=$(BENCH_OUT)/scaling timeout 1800 bench/scaling.sh 2>&1 | tee $(BENCH_OUT)/scaling.txt
+	timeout 900 bench/control-scale.sh 2>&1 | tee $(BENCH_OUT)/control-scale.txt
 
 ## lab: rvsd on two net_vhost ports, dpdk-testpmd on virtio_user as source (txonly, UDP to a NAT VIP) and sink
 ## (icmpecho, answers rvsd's ARP); prints testpmd and rvsd rates (needs root; LAB_SECONDS, LAB_FWD=f for FULLNAT)
