@@ -77,7 +77,7 @@ bench: deps build
 	timeout 2400 $(CARGO_TARGET_DIR)/release/rvs-bench --sessions $(BENCH_SESSIONS) --packets $(BENCH_PACKETS) \
 		--out $(BENCH_OUT)/rvs-bench.csv 2>&1 | tee $(BENCH_OUT)/rvs-bench.txt
 	/usr/bin/python3 bench/chart.py docs/bench/rvs-bench.png $(BENCH_OUT)/rvs-bench.csv \
-		--title "rvs-bench $$(date -u +%F), commit $$(git rev-parse --short HEAD 2>/dev/null), $$(nproc) CPUs: Mpps per worker"
+		--log --title "rvs-bench $$(date -u +%F), commit $$(git rev-parse --short HEAD 2>/dev/null), $$(nproc) CPUs: Mpps per worker"
 	timeout 1800 bench/callgrind.sh 2>&1 | tee $(BENCH_OUT)/callgrind.txt
 	OUT=$(BENCH_OUT)/scaling timeout 1800 bench/scaling.sh 2>&1 | tee $(BENCH_OUT)/scaling.txt
 	timeout 900 bench/control-scale.sh 2>&1 | tee $(BENCH_OUT)/control-scale.txt

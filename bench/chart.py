@@ -9,7 +9,8 @@ horizontal lines. Several CSV files (e.g. one run with 1 k and 1 M sessions, one
 merged; the testpmd lines of the first file that has them are drawn and each file's name and
 references are listed under the chart.
 
-Usage: /usr/bin/python3 bench/chart.py OUT.png RESULTS.csv [MORE.csv ...] [--title TEXT]
+Usage: /usr/bin/python3 bench/chart.py OUT.png RESULTS.csv [MORE.csv ...] [--title TEXT] [--log]
+(--log: logarithmic Mpps axis, so that 1 M / 10 M session bars stay readable next to testpmd io)
 Needs matplotlib (Debian package python3-matplotlib; `make bench` installs it).
 """
 
@@ -41,6 +42,8 @@ def main(argv):
         i = argv.index("--title")
         title = argv[i + 1]
         argv = argv[:i] + argv[i + 2 :]
+    log = "--log" in argv
+    argv = [a for a in argv if a != "--log"]
     if len(argv) < 2:
         print(__doc__, file=sys.stderr)
         return 2
@@ -83,7 +86,9 @@ def main(argv):
         ax.axhline(mpps, color=color, linestyle=ls, linewidth=1.2, label=f"testpmd {name} ({mpps:.1f} Mpps)")
     ax.set_xticks(range(len(groups)))
     ax.set_xticklabels([f"{m}\n{DIR_LABEL[d]}" for m, d in groups], fontsize=7)
-    ax.set_ylabel("Mpps (one worker)")
+    ax.set_ylabel("Mpps (one worker)" + (", log scale" if log else ""))
+    if log:
+        ax.set_yscale("log")
     ax.set_title(title, fontsize=10)
     ax.legend(fontsize=7, loc="upper right")
     ax.grid(axis="y", alpha=0.3)

@@ -14,7 +14,8 @@
 #
 # Usage: bench/scaling.sh        (env: WORKERS="1 2 4 8", STEERS="rss owner", MODES=nat,
 #   SESSIONS=1000000, PACKETS=5000000 (all workers together), TESTPMD_SECS=3, CPUS, OUT=dir for the
-#   CSV files and logs, RVS_BENCH=path of the binary)
+#   CSV files and logs, RVS_BENCH=path of the binary; REPORT_ONLY=1 prints the curve again from the
+#   CSV files already in OUT without running anything)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export PATH="$HOME/.cargo/bin:/root/.cargo/bin:$PATH"
@@ -28,7 +29,7 @@ TESTPMD_SECS=${TESTPMD_SECS:-3}
 OUT=${OUT:-$CARGO_TARGET_DIR/scaling}
 NCPU=$(nproc)
 read -r -a ALLCPUS <<<"${CPUS:-$(seq -s ' ' 0 $((NCPU - 1)))}"
-if [ -z "${RVS_BENCH:-}" ]; then
+if [ -z "${RVS_BENCH:-}" ] && [ "${REPORT_ONLY:-0}" != 1 ]; then
   cargo build --release -q -p rvs-dataplane --bin rvs-bench
   RVS_BENCH=$CARGO_TARGET_DIR/release/rvs-bench
 fi
@@ -37,15 +38,29 @@ echo "scaling.sh: $(date -u +%FT%TZ), $(nproc) CPUs ($(awk -F': ' '/model name/ 
 echo "  modes $MODES, $SESSIONS sessions, $PACKETS packets per scenario (all workers), steering: $STEERS"
 
 ran=()
-for n in $WORKERS; do
+[ "${REPORT_ONLY:-0}" = 1 ] && WORKERS_RUN="" || WORKERS_RUN=$WORKERS
+if [ "${REPORT_ONLY:-0}" = 1 ]; then
+  for n in $WORKERS; do for steer in $STEERS; do
+    [ -f "$OUT/w$n-$steer.csv" ] && ran+=("$OUT/w$n-$steer.csv")
+  done; done
+  [ "${#ran[@]}" -gt 0 ] || { echo "scaling.sh: no results in $OUT"; exit 1; }
+fi
+for n in $WORKERS_RUN; do
   if [ "$n" -gt "${#ALLCPUS[@]}" ]; then
     echo "  $n workers: skipped (${#ALLCPUS[@]} CPUs listed)"
     continue
   fi
   cpus=$(IFS=,; echo "${ALLCPUS[*]:0:$n}")
+  first=""
   for steer in $STEERS; do
     csv=$OUT/w$n-$steer.csv
     log=$OUT/w$n-$steer.log
+    if [ "$n" = 1 ] && [ -n "$first" ]; then
+      # One worker owns every flow whatever the steering: the same run serves every steering.
+      awk -F, -v OFS=, -v s="$steer" '$1 == "rvs" { $7 = s } 1' "$first" >"$csv"
+      ran+=("$csv")
+      continue
+    fi
     echo "  running: $RVS_BENCH --workers $n --cpus $cpus --steer $steer --modes $MODES --sessions $SESSIONS --packets $PACKETS --testpmd-secs $TESTPMD_SECS --out $csv"
     # Bounded: set-up of 1 M sessions and 3 scenarios take well under a minute per run on 2 vCPUs.
     if ! timeout 900 "$RVS_BENCH" --workers "$n" --cpus "$cpus" --steer "$steer" --modes "$MODES" \
@@ -55,6 +70,7 @@ for n in $WORKERS; do
       exit 1
     fi
     ran+=("$csv")
+    first=$csv
   done
 done
 
@@ -66,7 +82,7 @@ AWK_COMMON='
   FNR == 1 { next }
   $1 == "testpmd" && $3 == "io" { io[FILENAME] = $14; next }
   $1 == "rvs" { key = $2 SUBSEP $7; w = $6 + 0; fwd = $14 + 0
-    line[++n] = $2 SUBSEP $7 SUBSEP w SUBSEP fwd SUBSEP $16 SUBSEP $17 SUBSEP FILENAME
+    line[++n] = $2 SUBSEP $7 SUBSEP w SUBSEP fwd SUBSEP $18 SUBSEP $17 SUBSEP FILENAME
     if (w == 1) one[key] = fwd }'
 awk -F, "$AWK_COMMON"'
   END {
@@ -76,7 +92,7 @@ awk -F, "$AWK_COMMON"'
       vio = (io[f[7]] > 0) ? sprintf("%.3f", f[4] / io[f[7]]) : "-"
       printf "%-22s %-6s %7d %12.2f %12.2f %10d %10d %9s %9s %9.1f\n", f[1], f[2], f[3], f[4], f[4] / f[3], f[5], f[6], vs1, vio, io[f[7]]
     }
-  }' "${ran[@]}" | sort -k2,2 -k1,1 -k3,3n
+  }' "${ran[@]}" | LC_ALL=C sort -b -k2,2 -k1,1 -k3,3n
 echo
 awk -F, "$AWK_COMMON"'
   END {
@@ -89,4 +105,4 @@ awk -F, "$AWK_COMMON"'
       if (k in one && one[k] > 0 && best[k] > 1)
         printf "%s, steering %s: %d workers at %.2fx one worker (target: 8 workers at 7x or better)\n", f[1], f[2], best[k], bestv[k] / one[k]
     }
-  }' "${ran[@]}" | sort
+  }' "${ran[@]}" | LC_ALL=C sort
