@@ -59,10 +59,11 @@ demo: deps build
 demo-stop:
 	tests/lab/demo.sh down
 
-## bench: every figure of BENCHMARKS.md, in order, each step bounded by a timeout (about 30 minutes on 2 vCPUs;
-## root, for the control-plane lab): rvs-bench (every mode, 1 k / 1 M / 10 M sessions, testpmd io and macswap
-## in the same invocation) -> the chart docs/bench/rvs-bench.png -> instructions per packet (callgrind) ->
-## scaling over 1, 2, 4, 8 workers (as many as the CPUs allow) -> control plane at scale. Outputs in BENCH_OUT.
+## bench: every figure of BENCHMARKS.md, in order, each step bounded by a timeout (root: the labs): rvs-bench
+## (every mode, 1 k / 1 M / 10 M sessions, testpmd io and macswap in the same invocation) -> the chart
+## docs/bench/rvs-bench.png -> instructions per packet (callgrind: NAT/FULLNAT, then DR and the tunnels at 1 k) ->
+## scaling over 1, 2, 4, 8 workers (as many as the CPUs allow) -> control plane at scale -> criterion -> the
+## virtio lab (NAT, NAT with the sink on the worker's CPU, FULLNAT). Outputs in BENCH_OUT.
 BENCH_OUT ?= $(CARGO_TARGET_DIR)/bench
 BENCH_SESSIONS ?= 1000,1000000,10000000
 BENCH_PACKETS ?= 5000000
@@ -78,9 +79,15 @@ bench: deps build
 		--out $(BENCH_OUT)/rvs-bench.csv 2>&1 | tee $(BENCH_OUT)/rvs-bench.txt
 	/usr/bin/python3 bench/chart.py docs/bench/rvs-bench.png $(BENCH_OUT)/rvs-bench.csv \
 		--log --title "rvs-bench $$(date -u +%F), commit $$(git rev-parse --short HEAD 2>/dev/null), $$(nproc) CPUs: Mpps per worker"
-	timeout 1800 bench/callgrind.sh 2>&1 | tee $(BENCH_OUT)/callgrind.txt
+	OUT=$(BENCH_OUT)/callgrind timeout 1800 bench/callgrind.sh 2>&1 | tee $(BENCH_OUT)/callgrind.txt
+	MODES="dr tun tungue tungre" SESSIONS=1000 DIRS="new in" OUT=$(BENCH_OUT)/callgrind \
+		timeout 1200 bench/callgrind.sh 2>&1 | tee $(BENCH_OUT)/callgrind-dr-tun.txt
 	OUT=$(BENCH_OUT)/scaling timeout 1800 bench/scaling.sh 2>&1 | tee $(BENCH_OUT)/scaling.txt
 	timeout 900 bench/control-scale.sh 2>&1 | tee $(BENCH_OUT)/control-scale.txt
+	timeout 900 $(CARGO) bench -p rvs-dataplane --no-default-features --bench dataplane 2>&1 | tee $(BENCH_OUT)/criterion.txt
+	timeout 300 bench/virtio-lab.sh 2>&1 | tee $(BENCH_OUT)/lab-nat.txt
+	LAB_SINK_CPU=1 timeout 300 bench/virtio-lab.sh 2>&1 | tee $(BENCH_OUT)/lab-nat-sink1.txt
+	LAB_FWD=f LAB_SECONDS=4 LAB_WARMUP=2 timeout 300 bench/virtio-lab.sh 2>&1 | tee $(BENCH_OUT)/lab-fullnat.txt
 
 ## lab: rvsd on two net_vhost ports, dpdk-testpmd on virtio_user as source (txonly, UDP to a NAT VIP) and sink
 ## (icmpecho, answers rvsd's ARP); prints testpmd and rvsd rates (needs root; LAB_SECONDS, LAB_FWD=f for FULLNAT)
