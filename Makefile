@@ -66,12 +66,35 @@ demo: deps build
 demo-stop:
 	tests/lab/demo.sh down
 
-## bench: dataplane benchmarks (rvs-bench against dpdk-testpmd, then instructions per packet under callgrind);
-## the figures and their reading are in BENCHMARKS.md
+## bench: every figure of BENCHMARKS.md, in order, each step bounded by a timeout (root: the labs): rvs-bench
+## (every mode, 1 k / 1 M / 10 M sessions, testpmd io and macswap in the same invocation) -> the chart
+## docs/bench/rvs-bench.png -> instructions per packet (callgrind: NAT/FULLNAT, then DR and the tunnels at 1 k) ->
+## scaling over 1, 2, 4, 8 workers (as many as the CPUs allow) -> control plane at scale -> criterion -> the
+## virtio lab (NAT, NAT with the sink on the worker's CPU, FULLNAT). Outputs in BENCH_OUT.
+BENCH_OUT ?= $(CARGO_TARGET_DIR)/bench
+BENCH_SESSIONS ?= 1000,1000000,10000000
+BENCH_PACKETS ?= 5000000
 bench: deps build
-	@command -v valgrind >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq --no-install-recommends valgrind; }
-	$(CARGO_TARGET_DIR)/release/rvs-bench
-	bench/callgrind.sh
+	@missing=""; for p in valgrind python3-matplotlib; do \
+		dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
+	done; \
+	if [ -n "$$missing" ]; then export DEBIAN_FRONTEND=noninteractive; apt-get update -qq; \
+		apt-get install -y -qq --no-install-recommends $$missing; fi
+	mkdir -p $(BENCH_OUT) docs/bench
+	@echo "bench: $$(date -u +%FT%TZ), commit $$(git rev-parse --short HEAD 2>/dev/null), $$(nproc) CPUs, load $$(cut -d' ' -f1-3 /proc/loadavg)"
+	timeout 2400 $(CARGO_TARGET_DIR)/release/rvs-bench --sessions $(BENCH_SESSIONS) --packets $(BENCH_PACKETS) \
+		--out $(BENCH_OUT)/rvs-bench.csv 2>&1 | tee $(BENCH_OUT)/rvs-bench.txt
+	/usr/bin/python3 bench/chart.py docs/bench/rvs-bench.png $(BENCH_OUT)/rvs-bench.csv \
+		--log --title "rvs-bench $$(date -u +%F), commit $$(git rev-parse --short HEAD 2>/dev/null), $$(nproc) CPUs: Mpps per worker"
+	OUT=$(BENCH_OUT)/callgrind timeout 1800 bench/callgrind.sh 2>&1 | tee $(BENCH_OUT)/callgrind.txt
+	MODES="dr tun tungue tungre" SESSIONS=1000 DIRS="new in" OUT=$(BENCH_OUT)/callgrind \
+		timeout 1200 bench/callgrind.sh 2>&1 | tee $(BENCH_OUT)/callgrind-dr-tun.txt
+	OUT=$(BENCH_OUT)/scaling timeout 1800 bench/scaling.sh 2>&1 | tee $(BENCH_OUT)/scaling.txt
+	timeout 900 bench/control-scale.sh 2>&1 | tee $(BENCH_OUT)/control-scale.txt
+	timeout 900 $(CARGO) bench -p rvs-dataplane --no-default-features --bench dataplane 2>&1 | tee $(BENCH_OUT)/criterion.txt
+	timeout 300 bench/virtio-lab.sh 2>&1 | tee $(BENCH_OUT)/lab-nat.txt
+	LAB_SINK_CPU=1 timeout 300 bench/virtio-lab.sh 2>&1 | tee $(BENCH_OUT)/lab-nat-sink1.txt
+	LAB_FWD=f LAB_SECONDS=4 LAB_WARMUP=2 timeout 300 bench/virtio-lab.sh 2>&1 | tee $(BENCH_OUT)/lab-fullnat.txt
 
 ## lab: rvsd on two net_vhost ports, dpdk-testpmd on virtio_user as source (txonly, UDP to a NAT VIP) and sink
 ## (icmpecho, answers rvsd's ARP); prints testpmd and rvsd rates (needs root; LAB_SECONDS, LAB_FWD=f for FULLNAT);

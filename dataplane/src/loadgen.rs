@@ -1,6 +1,6 @@
 //! Synthetic traffic for benchmarks: a two-port lab (clients behind a gateway on port 0, real
-//! servers on port 1), one TCP service in NAT, FULLNAT or direct-routing mode, and a frame
-//! [`Generator`] for N flows in either direction.
+//! servers on port 1), one TCP service in NAT, FULLNAT, direct-routing or tunnel (IPIP, GUE, GRE)
+//! mode, and a frame [`Generator`] for N flows in either direction.
 //!
 //! The criterion benches (over [`crate::port::MemIo`]), `rvs-bench` (over DPDK vdevs) and the
 //! callgrind script all use this module, so their figures are taken on the same traffic.
@@ -13,6 +13,9 @@
 //!   router; real servers are on-link on port 1.
 //! - Random order is a xorshift64* stream (seeded, so repeatable) reduced to `0..n` by a multiply:
 //!   flows are touched in random order with repetition, as independent arrivals.
+//! - With several workers, [`rss_queue`] spreads flows over rx queues as a NIC's RSS would (Toeplitz
+//!   over the IPv4 4-tuple with the usual 40-byte key, a 128-entry round-robin indirection table),
+//!   and [`Traffic::Flows`] sends only the flows one queue receives.
 //! - Nothing here is on the dataplane's hot path; building a frame costs about as much as a NIC's
 //!   DMA write makes the data hot in cache, which is what benchmarks subtract (see `rvs-bench`).
 
@@ -73,23 +76,49 @@ pub enum LbMode {
     FullNat,
     /// Direct routing (`-g`): only the client's direction passes through us.
     Dr,
+    /// IPIP tunnel (`-i`): only the client's direction passes through us, encapsulated.
+    Tun,
+    /// GUE tunnel (`-i --tun-type gue`, UDP port [`GUE_PORT`]).
+    TunGue,
+    /// GRE tunnel (`-i --tun-type gre`).
+    TunGre,
 }
 
+/// The UDP port of the GUE real servers.
+pub const GUE_PORT: u16 = 6080;
+
 impl LbMode {
-    /// Lower-case name (`nat`, `fullnat`, `dr`).
+    /// Every mode, in the order benchmarks list them.
+    pub const ALL: [LbMode; 6] = [
+        LbMode::Nat,
+        LbMode::FullNat,
+        LbMode::Dr,
+        LbMode::Tun,
+        LbMode::TunGue,
+        LbMode::TunGre,
+    ];
+
+    /// Lower-case name (`nat`, `fullnat`, `dr`, `tun`, `tungue`, `tungre`).
     pub fn name(self) -> &'static str {
         match self {
             LbMode::Nat => "nat",
             LbMode::FullNat => "fullnat",
             LbMode::Dr => "dr",
+            LbMode::Tun => "tun",
+            LbMode::TunGue => "tungue",
+            LbMode::TunGre => "tungre",
         }
     }
 
     /// Parse [`LbMode::name`].
     pub fn from_name(s: &str) -> Option<LbMode> {
-        [LbMode::Nat, LbMode::FullNat, LbMode::Dr]
-            .into_iter()
-            .find(|m| m.name() == s)
+        LbMode::ALL.into_iter().find(|m| m.name() == s)
+    }
+
+    /// Whether the real servers' replies pass through the balancer (NAT, FULLNAT), so that an
+    /// `out` direction exists.
+    pub fn has_replies(self) -> bool {
+        matches!(self, LbMode::Nat | LbMode::FullNat)
     }
 
     fn fwd(self) -> FwdMethod {
@@ -97,6 +126,15 @@ impl LbMode {
             LbMode::Nat => FwdMethod::Masq,
             LbMode::FullNat => FwdMethod::FullNat,
             LbMode::Dr => FwdMethod::Route,
+            LbMode::Tun | LbMode::TunGue | LbMode::TunGre => FwdMethod::Tunnel,
+        }
+    }
+
+    fn tun_type(self) -> TunnelType {
+        match self {
+            LbMode::TunGue => TunnelType::Gue { port: GUE_PORT },
+            LbMode::TunGre => TunnelType::Gre,
+            _ => TunnelType::Ipip,
         }
     }
 }
@@ -201,12 +239,12 @@ pub fn rules(mode: LbMode, sessions: usize) -> Result<Rules, LabError> {
             key,
             DestSpec {
                 addr: rs_ip(i).into(),
-                port: if mode == LbMode::Dr { VPORT } else { RPORT },
+                port: if mode.has_replies() { RPORT } else { VPORT },
                 fwd: mode.fwd(),
                 weight: 1,
                 u_threshold: 0,
                 l_threshold: 0,
-                tun_type: TunnelType::Ipip,
+                tun_type: mode.tun_type(),
                 tun_csum: TunnelCsum::NoCsum,
             },
         ))
@@ -295,24 +333,32 @@ pub struct ReplyTuple {
     pub dport: u16,
 }
 
+/// The reply tuple of one listed session (`None` for a session that is not the lab's IPv4 traffic).
+pub fn reply_of(c: &ConnInfo) -> Option<ReplyTuple> {
+    let (std::net::IpAddr::V4(cip), std::net::IpAddr::V4(rip)) = (c.client.0, c.dest.0) else {
+        return None;
+    };
+    let rs = u8::try_from(u32::from(rip).wrapping_sub(u32::from(rs_ip(0)))).ok()?;
+    let (dst, dport) = match c.local {
+        Some((std::net::IpAddr::V4(l), lp)) => (l, lp),
+        _ => (cip, c.client.1),
+    };
+    Some(ReplyTuple { rs, dst, dport })
+}
+
 /// The reply tuple of every flow `0..n`, from the worker's session listing. Flows without a session
 /// keep `None`.
 pub fn reply_table(conns: &[ConnInfo], n: u32) -> Vec<Option<ReplyTuple>> {
     let mut t = vec![None; n as usize];
     for c in conns {
-        let (std::net::IpAddr::V4(cip), std::net::IpAddr::V4(rip)) = (c.client.0, c.dest.0) else {
+        let std::net::IpAddr::V4(cip) = c.client.0 else {
             continue;
         };
         let Some(k) = flow_index(cip, c.client.1) else {
             continue;
         };
-        let rs = u32::from(rip).wrapping_sub(u32::from(rs_ip(0)));
-        let (dst, dport) = match c.local {
-            Some((std::net::IpAddr::V4(l), lp)) => (l, lp),
-            _ => (cip, c.client.1),
-        };
-        if let (Some(slot), Ok(rs)) = (t.get_mut(k as usize), u8::try_from(rs)) {
-            *slot = Some(ReplyTuple { rs, dst, dport });
+        if let (Some(slot), Some(r)) = (t.get_mut(k as usize), reply_of(c)) {
+            *slot = Some(r);
         }
     }
     t
@@ -346,6 +392,17 @@ pub enum Traffic {
     Out {
         /// The flows' reply tuples (flows with `None` are skipped).
         replies: Arc<Vec<ReplyTuple>>,
+    },
+    /// Client packets (port 0) of these flows only: in list order (`random` false) or in random
+    /// order with repetition (`random` true); `flags` are the TCP flags (SYN, ACK). What one worker's
+    /// rx queue receives of [`Traffic::SynInOrder`], [`Traffic::AckInOrder`] or [`Traffic::In`].
+    Flows {
+        /// Flow indices.
+        flows: Arc<Vec<u32>>,
+        /// TCP flags.
+        flags: u8,
+        /// Random order.
+        random: bool,
     },
     /// These frames on this port, round robin.
     Frames {
@@ -421,6 +478,20 @@ impl Generator {
                 let n = *n;
                 (self.next_random(n), tcp_flags::ACK)
             }
+            Traffic::Flows {
+                flows,
+                flags,
+                random,
+            } => {
+                let (flows, flags, random) = (Arc::clone(flows), *flags, *random);
+                let len = flows.len() as u32;
+                let j = if random {
+                    self.next_random(len)
+                } else {
+                    seq % len.max(1)
+                };
+                (flows.get(j as usize).copied().unwrap_or(0), flags)
+            }
             Traffic::Out { replies } => {
                 let replies = Arc::clone(replies);
                 let n = replies.len() as u32;
@@ -446,6 +517,49 @@ impl Generator {
         write_tcp(frame, p0, GATEWAY_MAC, flow_client(k), vip, flags, seq);
         FRAME_LEN
     }
+}
+
+/// The default RSS key of DPDK's drivers and testpmd (Microsoft's 40-byte Toeplitz key).
+pub const RSS_KEY: [u8; 40] = [
+    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3, 0x8f, 0xb0,
+    0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3, 0x80, 0x30, 0xf2, 0x0c,
+    0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa,
+];
+
+/// Entries of the RSS indirection table (filled round robin over the queues, as drivers do).
+pub const RSS_RETA_SIZE: u32 = 128;
+
+/// The Toeplitz hash of `input` under [`RSS_KEY`] (what a NIC computes for RSS).
+pub fn toeplitz(input: &[u8]) -> u32 {
+    let key = u64::from_be_bytes([
+        RSS_KEY[0], RSS_KEY[1], RSS_KEY[2], RSS_KEY[3], RSS_KEY[4], RSS_KEY[5], RSS_KEY[6],
+        RSS_KEY[7],
+    ]);
+    // The top 32 bits of `window` are the key bits i..i+32 for input bit i; after each input byte
+    // the low byte of the window (shifted empty) takes the next key byte.
+    let mut window = key;
+    let mut h = 0u32;
+    for (i, &b) in input.iter().enumerate() {
+        for bit in 0..8 {
+            if b & (0x80 >> bit) != 0 {
+                h ^= (window >> 32) as u32;
+            }
+            window <<= 1;
+        }
+        window |= u64::from(RSS_KEY.get(i + 8).copied().unwrap_or(0));
+    }
+    h
+}
+
+/// The rx queue (of `n_queues`) a NIC's RSS puts a TCP/IPv4 packet `src -> dst` in: Toeplitz over
+/// source address, destination address, source port, destination port, then the indirection table.
+pub fn rss_queue(src: (Ipv4Addr, u16), dst: (Ipv4Addr, u16), n_queues: u32) -> u32 {
+    let mut input = [0u8; 12];
+    input[0..4].copy_from_slice(&src.0.octets());
+    input[4..8].copy_from_slice(&dst.0.octets());
+    input[8..10].copy_from_slice(&src.1.to_be_bytes());
+    input[10..12].copy_from_slice(&dst.1.to_be_bytes());
+    (toeplitz(&input) % RSS_RETA_SIZE) % n_queues.max(1)
 }
 
 /// The reply tuples of a listing, flows without a session left out (for [`Traffic::Out`]).
@@ -479,5 +593,66 @@ mod tests {
         assert_eq!(flow_index(Ipv4Addr::new(10, 128, 0, 3), 9999), None);
         assert_eq!(flow_client(123_456), (Ipv4Addr::new(10, 128, 0, 2), 33_456));
         assert_eq!(laddrs_for(1_000_000), 16);
+    }
+
+    #[test]
+    fn toeplitz_matches_the_published_verification_vector() {
+        // Microsoft's RSS verification suite, IPv4 with TCP ports: 66.9.149.187:2794 ->
+        // 161.142.100.80:1766 hashes to 0x51ccc178 (and 0x323e8fc2 over the addresses alone).
+        let mut input = [0u8; 12];
+        input[0..4].copy_from_slice(&[66, 9, 149, 187]);
+        input[4..8].copy_from_slice(&[161, 142, 100, 80]);
+        input[8..10].copy_from_slice(&2794u16.to_be_bytes());
+        input[10..12].copy_from_slice(&1766u16.to_be_bytes());
+        assert_eq!(toeplitz(&input), 0x51cc_c178);
+        assert_eq!(toeplitz(&input[..8]), 0x323e_8fc2);
+        let q = rss_queue(
+            (Ipv4Addr::new(66, 9, 149, 187), 2794),
+            (Ipv4Addr::new(161, 142, 100, 80), 1766),
+            4,
+        );
+        assert_eq!(q, (0x51cc_c178 % 128) % 4);
+    }
+
+    #[test]
+    fn flow_lists_send_only_their_flows() {
+        let flows = Arc::new(vec![5u32, 77, 300]);
+        let mut g = Generator::new(
+            Traffic::Flows {
+                flows: Arc::clone(&flows),
+                flags: tcp_flags::SYN,
+                random: false,
+            },
+            MEM_PORT_MACS,
+            1,
+        );
+        let mut f = [0u8; 64];
+        let mut seen = Vec::new();
+        for _ in 0..6 {
+            g.fill(&mut f);
+            let ip = Ipv4Packet::new_checked(&f[14..FRAME_LEN]).unwrap();
+            let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+            assert!(tcp.syn() && !tcp.ack());
+            seen.push(flow_index(ip.src(), tcp.src_port()).unwrap());
+        }
+        assert_eq!(seen, [5, 77, 300, 5, 77, 300]);
+        let mut g = Generator::new(
+            Traffic::Flows {
+                flows,
+                flags: tcp_flags::ACK,
+                random: true,
+            },
+            MEM_PORT_MACS,
+            1,
+        );
+        let mut counts = [0; 3];
+        for _ in 0..3000 {
+            g.fill(&mut f);
+            let ip = Ipv4Packet::new_checked(&f[14..FRAME_LEN]).unwrap();
+            let tcp = TcpPacket::new_checked(ip.payload()).unwrap();
+            let k = flow_index(ip.src(), tcp.src_port()).unwrap();
+            counts[[5, 77, 300].iter().position(|&x| x == k).unwrap()] += 1;
+        }
+        assert!(counts.iter().all(|&c| c > 800), "{counts:?}");
     }
 }
