@@ -6,7 +6,7 @@
 # in differ from sent + dropped or when the sessions set up differ from the sessions asked for.
 # No namespaces: DPDK net_null ports in one process (per-process EAL file prefix); about 20 s.
 set -euo pipefail
-NAME=40-bench-smoke
+NAME=42-bench-smoke
 BIN="${RVS_BIN_DIR:-${CARGO_TARGET_DIR:-target}/release}/rvs-bench"
 TMP=$(mktemp -d "/tmp/rvs-e2e-bench.${RVS_PREFIX:-x}XXXXXX")
 trap 'rm -rf "$TMP"' EXIT
