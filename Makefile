@@ -16,26 +16,18 @@ WORKERS ?= 1
 DEB_PACKAGES := libdpdk-dev dpdk dpdk-dev clang libclang-dev pkg-config nginx-light socat iputils-ping iproute2 \
 	tcpdump python3-scapy curl ethtool tshark
 
-.PHONY: all deps build test unit e2e demo demo-stop bench lab
+.PHONY: all deps build test unit e2e demo demo-stop bench lab image lab-image
 
 all: build
 
 ## deps: install the Debian packages (skips apt entirely when everything is installed)
 deps:
-	@missing=""; \
-	for p in $(DEB_PACKAGES); do \
-		dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
-	done; \
-	if [ -z "$$missing" ]; then echo "deps: all packages present"; exit 0; fi; \
-	echo "deps: installing$$missing"; \
-	export DEBIAN_FRONTEND=noninteractive; \
-	apt-get update -qq; \
-	apt-get install -y -qq --no-install-recommends $$missing
+	scripts/install-deps.sh $(DEB_PACKAGES)
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found (PATH=$$PATH)"; exit 1; }
 
 ## build: release build of every crate (rvsd, rvsadm)
 build:
-	$(CARGO) build --release --workspace
+	CARGO=$(CARGO) scripts/build.sh
 
 ## unit: format, lints, unit and integration tests (release profile, shared with `build`)
 unit: deps
@@ -44,9 +36,18 @@ unit: deps
 	$(CARGO) test --workspace --release
 	$(CARGO) test -p rvs-dataplane --no-default-features --release
 
-## e2e: the namespace lab end-to-end scripts (needs root)
-e2e: deps build
+## e2e: the namespace lab end-to-end scripts (needs root); 50-docker runs the appliance image built by `image`
+e2e: deps build image
 	tests/e2e/run.sh
+
+## image: the appliance container image (docker/Dockerfile) with podman; seeds debian:12 offline and reuses the
+## host's Rust toolchain and build (scripts/image.sh, docker/README.md)
+image: build
+	scripts/image.sh appliance
+
+## lab-image: the lab image (docker/Dockerfile.lab): the e2e suite and `tests/lab` with every lab package
+lab-image: build
+	scripts/image.sh lab
 
 ## test: everything CI runs
 test: unit e2e
