@@ -31,7 +31,7 @@ IMAGE=$(CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$(dirname "$RVS_BIN_DIR")}" "$ROOT
 ok "image $IMAGE built"
 
 size=$(podman image inspect --format '{{.Size}}' "$IMAGE")
-((size < 350 * 1000 * 1000)) || fail "the appliance image is $size bytes (a slim run stage stays under 350 MB)"
+((size < 250 * 1000 * 1000)) || fail "the appliance image is $size bytes (a slim run stage stays under 250 MB)"
 if podman run --rm --entrypoint /bin/sh "$IMAGE" -c 'command -v cc || command -v clang || command -v cargo'; then
     fail "the run stage holds a compiler or cargo"
 fi
