@@ -16,7 +16,7 @@ WORKERS ?= 1
 DEB_PACKAGES := libdpdk-dev dpdk dpdk-dev clang libclang-dev pkg-config nginx-light socat iputils-ping iproute2 \
 	tcpdump python3-scapy curl ethtool tshark
 
-.PHONY: all deps build test unit e2e demo demo-stop bench lab image lab-image
+.PHONY: all deps build test unit e2e demo demo-stop bench lab image lab-image alternatives
 
 all: build
 
@@ -66,6 +66,13 @@ bench: deps build
 	@command -v valgrind >/dev/null || { export DEBIAN_FRONTEND=noninteractive; apt-get install -y -qq --no-install-recommends valgrind; }
 	$(CARGO_TARGET_DIR)/release/rvs-bench
 	bench/callgrind.sh
+	$(MAKE) --no-print-directory alternatives
+
+## alternatives: the namespace lab (client, balancer, two nginx) through rvsd, HAProxy 2.6 (tcp mode), nginx stream
+## and nftables DNAT, interleaved, three rounds; prints the medians (bench/alternatives.sh, BENCHMARKS.md; root)
+alternatives: deps build
+	scripts/install-deps.sh haproxy libnginx-mod-stream nftables wrk
+	bench/alternatives.sh
 
 ## lab: rvsd on two net_vhost ports, dpdk-testpmd on virtio_user as source (txonly, UDP to a NAT VIP) and sink
 ## (icmpecho, answers rvsd's ARP); prints testpmd and rvsd rates (needs root; LAB_SECONDS, LAB_FWD=f for FULLNAT)
