@@ -24,6 +24,7 @@
 #               CPU runs it), so "-"
 #   sys_us      the whole machine's busy CPU time (/proc/stat) per connection during new32: client, servers and
 #               balancer together, the one figure that compares all four
+#   bulk_lb_ms, bulk_sys_ms  the balancer's and the machine's CPU milliseconds for the 200 MiB download
 # rvsd polls: under new32 its worker is busy whether packets come or not, so lb_us counts a whole CPU.
 #
 # Environment: ALT_SECONDS (per wrk run, default 5), ALT_ROUNDS (default 3), ALT_BALANCERS (default
@@ -344,7 +345,7 @@ run_wrk() {
 
 # One run of a balancer: measure BALANCER ROUND -> one line of results in $RUN/results.tsv
 measure() {
-    local b=$1 round=$2 ka1 ka32 new1 new32 bulk s0 s1 l0 l1 conns lb_us sys_us sz speed
+    local b=$1 round=$2 ka1 ka32 new1 new32 bulk s0 s1 l0 l1 conns lb_us sys_us sz speed bulk_lb_ms bulk_sys_ms
     check_deadline
     log "round $round: $b"
     "start_$b"
@@ -364,16 +365,22 @@ measure() {
     else
         sys_us=- lb_us=-
     fi
+    s0=$(sys_ticks) l0=$(lb_ticks)
     read -r sz speed < <(ip netns exec "$NS_CL" curl -s --max-time 120 -o /dev/null \
         -w '%{size_download} %{speed_download}\n' "http://$VIP/big.bin" || echo "0 0")
+    s1=$(sys_ticks) l1=$(lb_ticks)
+    # CPU milliseconds for the whole download: the balancer's, the machine's.
+    bulk_lb_ms=$(((l1 - l0) * 1000 / $(getconf CLK_TCK)))
+    [[ $b == nftables ]] && bulk_lb_ms=-
+    bulk_sys_ms=$(((s1 - s0) * 1000 / $(getconf CLK_TCK)))
     if ((sz == BIG_MB * 1024 * 1024)); then bulk=$(awk -v s="$speed" 'BEGIN { printf "%d", s / 1e6 }'); else bulk=0; fi
     ((sz == BIG_MB * 1024 * 1024)) || log "$b: bulk download got $sz bytes"
     if [[ $b == rvsd ]]; then
         "$RVSADM" --socket "$RUN/rvsd.sock" --dp-stats 2>/dev/null | awk '$NF != "0"' >"$RUN/rvsd-stats.r$round" || true
     fi
     stop_lb
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$b" "$round" "$ka1" "$ka32" "$new1" "$new32" "$bulk" "$lb_us" \
-        "$sys_us" | tee -a "$RUN/results.tsv" >&2
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$b" "$round" "$ka1" "$ka32" "$new1" "$new32" "$bulk" \
+        "$lb_us" "$sys_us" "$bulk_lb_ms" "$bulk_sys_ms" | tee -a "$RUN/results.tsv" >&2
 }
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR == 0) print "-"; else print v[int((NR + 1) / 2)] }'; }
@@ -383,17 +390,17 @@ report() {
     echo
     echo "Medians of $ROUNDS rounds (wrk ${SECS} s per figure; rvsd on net_$PMD, $PROCS HAProxy thread / nginx worker):"
     echo
-    echo "| balancer | keep-alive req/s, 1 conn | keep-alive req/s, 32 conns | new conn/s, 1 | new conn/s, 32 | bulk MB/s (200 MiB) | balancer CPU µs/conn | machine CPU µs/conn |"
-    echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+    echo "| balancer | keep-alive req/s, 1 conn | keep-alive req/s, 32 conns | new conn/s, 1 | new conn/s, 32 | bulk MB/s (200 MiB) | balancer CPU µs/conn | machine CPU µs/conn | bulk: balancer CPU ms | bulk: machine CPU ms |"
+    echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
     for b in $BALANCERS; do
         printf '| %s' "$b"
-        for col in 3 4 5 6 7 8 9; do
+        for col in 3 4 5 6 7 8 9 10 11; do
             printf ' | %s' "$(awk -F'\t' -v b="$b" -v c="$col" '$1 == b && $c != "-" { print $c }' "$RUN/results.tsv" | median)"
         done
         echo " |"
     done
     echo
-    echo "Raw (balancer round ka1 ka32 new1 new32 bulk lb_us sys_us):"
+    echo "Raw (balancer round ka1 ka32 new1 new32 bulk lb_us sys_us bulk_lb_ms bulk_sys_ms):"
     cat "$RUN/results.tsv"
 }
 
