@@ -18,26 +18,18 @@ SOAK_SECONDS ?= 600
 DEB_PACKAGES := libdpdk-dev dpdk dpdk-dev clang libclang-dev pkg-config nginx-light socat iputils-ping iproute2 \
 	tcpdump python3-scapy curl ethtool tshark wrk
 
-.PHONY: all deps build test unit e2e soak demo demo-stop bench lab
+.PHONY: all deps build test unit e2e soak demo demo-stop bench lab image lab-image alternatives
 
 all: build
 
 ## deps: install the Debian packages (skips apt entirely when everything is installed)
 deps:
-	@missing=""; \
-	for p in $(DEB_PACKAGES); do \
-		dpkg-query -W -f='$${Status}\n' "$$p" 2>/dev/null | grep -q '^install ok installed$$' || missing="$$missing $$p"; \
-	done; \
-	if [ -z "$$missing" ]; then echo "deps: all packages present"; exit 0; fi; \
-	echo "deps: installing$$missing"; \
-	export DEBIAN_FRONTEND=noninteractive; \
-	apt-get update -qq; \
-	apt-get install -y -qq --no-install-recommends $$missing
+	scripts/install-deps.sh $(DEB_PACKAGES)
 	@command -v $(CARGO) >/dev/null || { echo "cargo not found (PATH=$$PATH)"; exit 1; }
 
 ## build: release build of every crate (rvsd, rvsadm)
 build:
-	$(CARGO) build --release --workspace
+	CARGO=$(CARGO) scripts/build.sh
 
 ## unit: format, lints, unit and integration tests (release profile, shared with `build`)
 unit: deps
@@ -46,14 +38,23 @@ unit: deps
 	$(CARGO) test --workspace --release
 	$(CARGO) test -p rvs-dataplane --no-default-features --release
 
-## e2e: the namespace lab end-to-end scripts (needs root)
-e2e: deps build
+## e2e: the namespace lab end-to-end scripts (needs root); 50-docker runs the appliance image built by `image`
+e2e: deps build image
 	tests/e2e/run.sh
 
 ## soak: 10 minutes of load through a NAT and a FULLNAT VIP while real servers come and go (tests/e2e/40-soak.sh
 ## with SOAK_SECONDS=600; `make test` runs its 60 s version); the last line gives the figures (needs root)
 soak: deps build
 	SOAK_SECONDS=$(SOAK_SECONDS) RVS_E2E_TIMEOUT=$$(($(SOAK_SECONDS) + 400)) tests/e2e/run.sh tests/e2e/40-soak.sh
+
+## image: the appliance container image (docker/Dockerfile) with podman; seeds debian:12 offline and reuses the
+## host's Rust toolchain and build (scripts/image.sh, docker/README.md)
+image: build
+	scripts/image.sh appliance
+
+## lab-image: the lab image (docker/Dockerfile.lab): the e2e suite and `tests/lab` with every lab package
+lab-image: build
+	scripts/image.sh lab
 
 ## test: everything CI runs
 test: unit e2e
@@ -95,6 +96,13 @@ bench: deps build
 	timeout 300 bench/virtio-lab.sh 2>&1 | tee $(BENCH_OUT)/lab-nat.txt
 	LAB_SINK_CPU=1 timeout 300 bench/virtio-lab.sh 2>&1 | tee $(BENCH_OUT)/lab-nat-sink1.txt
 	LAB_FWD=f LAB_SECONDS=4 LAB_WARMUP=2 timeout 300 bench/virtio-lab.sh 2>&1 | tee $(BENCH_OUT)/lab-fullnat.txt
+	$(MAKE) --no-print-directory alternatives
+
+## alternatives: the namespace lab (client, balancer, two nginx) through rvsd, HAProxy 2.6 (tcp mode), nginx stream
+## and nftables DNAT, interleaved, three rounds; prints the medians (bench/alternatives.sh, BENCHMARKS.md; root)
+alternatives: deps build
+	scripts/install-deps.sh haproxy libnginx-mod-stream nftables wrk
+	bench/alternatives.sh
 
 ## lab: rvsd on two net_vhost ports, dpdk-testpmd on virtio_user as source (txonly, UDP to a NAT VIP) and sink
 ## (icmpecho, answers rvsd's ARP); prints testpmd and rvsd rates (needs root; LAB_SECONDS, LAB_FWD=f for FULLNAT);
