@@ -193,7 +193,7 @@ fn seed_inputs_are_current() {
 /// its first fragment (the fragment path is reached).
 #[test]
 fn fragment_seed_is_forwarded() {
-    let (_, data) = seed_inputs().remove(3);
+    let (_, data) = seed_inputs("pipeline").remove(3);
     assert_eq!(fuzz_driver::run(&data), 4);
 }
 
