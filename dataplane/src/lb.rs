@@ -54,7 +54,7 @@ use crate::session::table::{SessionId, SessionTable, TableFull};
 use crate::session::tcp_state::{self, TcpDir, TcpFlags};
 use crate::session::{ip_of, v4_of, Dir, FlowKey, Session, F_ACTIVE};
 use crate::stats::DropReason;
-use crate::wire::ipv4::{Ipv4Packet, PROTO_TCP, PROTO_UDP};
+use crate::wire::ipv4::{Ipv4Fields, Ipv4Packet, PROTO_TCP, PROTO_UDP};
 use crate::wire::tcp::TcpPacket;
 use crate::wire::udp::UdpPacket;
 use crate::xmit;
@@ -120,7 +120,8 @@ struct LbCounters {
     templates_expired: u64,
 }
 
-/// The parsed fields of a TCP/UDP packet.
+/// The parsed fields of a TCP/UDP packet: read once, then used by every later step (session
+/// lookup, checksum verification, rewrite).
 #[derive(Debug, Clone, Copy)]
 struct Pkt {
     proto: u8,
@@ -131,51 +132,65 @@ struct Pkt {
     ttl: u8,
     len: u16,
     flags: TcpFlags,
+    /// Offset of the TCP/UDP header in the IPv4 packet (the IPv4 header length).
+    l4: u8,
 }
 
 /// Parse an IPv4 TCP/UDP packet. `Ok(None)`: not TCP/UDP, or a fragment.
 fn parse(ip: &[u8]) -> Result<Option<Pkt>, DropReason> {
     let pkt = Ipv4Packet::new_checked(ip).map_err(|_| DropReason::Ipv4Malformed)?;
-    let proto = pkt.protocol();
-    if (proto != PROTO_TCP && proto != PROTO_UDP) || pkt.is_fragment() {
+    parse_l4(ip, &pkt.fields())
+}
+
+/// Parse the TCP/UDP header of the IPv4 packet `ip` whose header fields `h` were read (and checked:
+/// `h.header_len <= h.total_len <= ip.len()`) by [`Ipv4Packet::fields`]. `Ok(None)`: not TCP/UDP,
+/// or a fragment.
+fn parse_l4(ip: &[u8], h: &Ipv4Fields) -> Result<Option<Pkt>, DropReason> {
+    let proto = h.protocol;
+    if (proto != PROTO_TCP && proto != PROTO_UDP) || h.fragment {
         return Ok(None);
     }
+    let seg = ip
+        .get(usize::from(h.header_len)..usize::from(h.total_len))
+        .ok_or(DropReason::Ipv4Malformed)?;
     let (sport, dport, flags) = if proto == PROTO_TCP {
-        let t = TcpPacket::new_checked(pkt.payload()).map_err(|_| DropReason::TcpMalformed)?;
+        let t = TcpPacket::new_checked(seg).map_err(|_| DropReason::TcpMalformed)?;
         if !tcp_state::flags_valid(t.flags()) {
             return Err(DropReason::TcpBadFlags);
         }
         (t.src_port(), t.dst_port(), TcpFlags::from_byte(t.flags()))
     } else {
-        let u = UdpPacket::new_checked(pkt.payload()).map_err(|_| DropReason::UdpMalformed)?;
+        let u = UdpPacket::new_checked(seg).map_err(|_| DropReason::UdpMalformed)?;
         (u.src_port(), u.dst_port(), TcpFlags::default())
     };
     Ok(Some(Pkt {
         proto,
-        src: pkt.src(),
-        dst: pkt.dst(),
+        src: h.src,
+        dst: h.dst,
         sport,
         dport,
-        ttl: pkt.ttl(),
-        len: pkt.total_len() as u16,
+        ttl: h.ttl,
+        len: h.total_len,
         flags,
+        l4: h.header_len,
     }))
 }
 
-/// Verify the TCP or UDP checksum of `ip` (a packet [`parse`] accepted). A UDP checksum of zero means
-/// none and passes.
-fn verify_l4(ip: &[u8]) -> Result<(), DropReason> {
-    let pkt = Ipv4Packet::new_checked(ip).map_err(|_| DropReason::Ipv4Malformed)?;
-    let (src, dst) = (pkt.src(), pkt.dst());
-    if pkt.protocol() == PROTO_TCP {
-        match TcpPacket::new_checked(pkt.payload()) {
-            Ok(t) if t.verify_checksum_v4(src, dst) => Ok(()),
+/// Verify the TCP or UDP checksum of `ip`, a packet [`parse_l4`] read as `p`. A UDP checksum of zero
+/// means none and passes.
+fn verify_l4(ip: &[u8], p: &Pkt) -> Result<(), DropReason> {
+    let Some(seg) = ip.get(usize::from(p.l4)..usize::from(p.len)) else {
+        return Err(DropReason::Ipv4Malformed);
+    };
+    if p.proto == PROTO_TCP {
+        match TcpPacket::new_checked(seg) {
+            Ok(t) if t.verify_checksum_v4(p.src, p.dst) => Ok(()),
             Ok(_) => Err(DropReason::TcpBadChecksum),
             Err(_) => Err(DropReason::TcpMalformed),
         }
     } else {
-        match UdpPacket::new_checked(pkt.payload()) {
-            Ok(u) if u.verify_checksum_v4(src, dst) => Ok(()),
+        match UdpPacket::new_checked(seg) {
+            Ok(u) if u.verify_checksum_v4(p.src, p.dst) => Ok(()),
             Ok(_) => Err(DropReason::UdpBadChecksum),
             Err(_) => Err(DropReason::UdpMalformed),
         }
@@ -311,9 +326,24 @@ impl LbCtx {
     }
 
     /// Process one packet. ip = the IPv4 packet (header validated, checksum verified, slice cut to
-    /// total_length). now_ms monotonic.
+    /// total_length). now_ms monotonic. Parses the IPv4 header, then [`LbCtx::process_v4`].
     pub fn process(&mut self, ip: &mut [u8], now_ms: u64) -> LbVerdict {
-        let p = match parse(ip) {
+        match Ipv4Packet::new_checked(&*ip) {
+            Ok(pkt) => {
+                let h = pkt.fields();
+                self.process_v4(ip, &h, now_ms)
+            }
+            Err(_) => LbVerdict::Drop(DropReason::Ipv4Malformed),
+        }
+    }
+
+    /// [`LbCtx::process`] of a packet whose IPv4 header the caller parsed (the pipeline, once per
+    /// packet): `h` = [`Ipv4Packet::fields`] of `ip`, as checked by [`Ipv4Packet::new_checked`]
+    /// (`ip` may extend past `h.total_len`: only `..total_len` is read). The TCP/UDP header is parsed
+    /// once here and what it read is passed along (session lookup, checksum, rewrite): no stage
+    /// parses the packet again.
+    pub fn process_v4(&mut self, ip: &mut [u8], h: &Ipv4Fields, now_ms: u64) -> LbVerdict {
+        let p = match parse_l4(ip, h) {
             Ok(Some(p)) => p,
             Ok(None) => return self.icmp_error(ip),
             Err(r) => return LbVerdict::Drop(r),
@@ -323,7 +353,7 @@ impl LbCtx {
         }
         let key = FlowKey::v4(p.proto, p.src, p.sport, p.dst, p.dport);
         if let Some((id, dir)) = self.sessions.lookup(&key) {
-            if let Err(r) = verify_l4(ip) {
+            if let Err(r) = verify_l4(ip, &p) {
                 return LbVerdict::Drop(r);
             }
             return self.replay(id, dir, &p, ip, now_ms);
@@ -335,7 +365,7 @@ impl LbCtx {
         if p.proto == PROTO_TCP && (!p.flags.syn || p.flags.ack) {
             return LbVerdict::Drop(DropReason::NoSession);
         }
-        if let Err(r) = verify_l4(ip) {
+        if let Err(r) = verify_l4(ip, &p) {
             return LbVerdict::Drop(r);
         }
         if let Err(r) = svc.admit(p.src) {
@@ -452,7 +482,7 @@ impl LbCtx {
             ),
         };
         if !direct {
-            if let Err(r) = xmit::rewrite(ip, new_src, new_dst, false) {
+            if let Err(r) = xmit::rewrite_at(ip, p.proto, usize::from(p.l4), new_src, new_dst) {
                 return LbVerdict::Drop(r);
             }
         }

@@ -25,6 +25,7 @@ use crate::wire::ethernet::{self, ethertype, EthernetFrame};
 use crate::wire::icmp::{msg_type, IcmpPacket};
 use crate::wire::ipv4::{self, Ipv4Packet};
 use crate::worker::PortConf;
+use crate::xmit::decrement_ttl;
 use crate::xmit::icmp::frag_needed_in_place;
 use crate::xmit::tunnel::{encap_header, EncapHeader, Tunnel};
 
@@ -277,19 +278,23 @@ impl<B> Pipeline<B> {
 
     fn ipv4(&mut self, frame: &mut [u8], now_ms: u64, handed_off: bool) -> Verdict {
         let (hdr, rest) = frame.split_at_mut(ethernet::HEADER_LEN);
-        let (src, dst, proto, total) = match Ipv4Packet::new_checked(&*rest) {
+        // The one parse of the IPv4 header: its fields go along to the load balancer.
+        let h = match Ipv4Packet::new_checked(&*rest) {
             Ok(p) if !p.verify_checksum() => return Verdict::Drop(DropReason::Ipv4BadChecksum),
-            Ok(p) if p.is_fragment() => return Verdict::Drop(DropReason::Ipv4Fragment),
-            Ok(p) if p.header_len() > ipv4::HEADER_LEN => {
-                return Verdict::Drop(DropReason::Ipv4Options)
-            }
-            Ok(p) => (p.src(), p.dst(), p.protocol(), p.total_len()),
+            Ok(p) => p.fields(),
             Err(_) => return Verdict::Drop(DropReason::Ipv4Malformed),
         };
+        if h.fragment {
+            return Verdict::Drop(DropReason::Ipv4Fragment);
+        }
+        if usize::from(h.header_len) > ipv4::HEADER_LEN {
+            return Verdict::Drop(DropReason::Ipv4Options);
+        }
+        let (src, dst, proto) = (h.src, h.dst, h.protocol);
         if self.is_martian_source(src) {
             return Verdict::Drop(DropReason::Ipv4BadSource);
         }
-        let ip = &mut rest[..total];
+        let ip = &mut rest[..usize::from(h.total_len)];
         if self.is_any_port_addr(dst) {
             return if proto == ipv4::PROTO_ICMP {
                 self.echo(hdr, ip)
@@ -305,16 +310,16 @@ impl<B> Pipeline<B> {
                 }
             }
         }
-        match self.lb.process(ip, now_ms) {
+        match self.lb.process_v4(ip, &h, now_ms) {
             LbVerdict::Forward { next_hop } => {
-                let Ok(mut p) = Ipv4Packet::new_checked(&mut *ip) else {
-                    return Verdict::Drop(DropReason::Ipv4Malformed);
-                };
-                if p.ttl() <= 1 {
+                // `ip` holds at least the 20-byte header checked above (the load balancer may have
+                // rewritten addresses, never the length).
+                if ip[8] <= 1 {
                     return Verdict::Drop(DropReason::Ipv4TtlExpired);
                 }
-                p.decrement_ttl();
-                let target = next_hop.unwrap_or_else(|| p.dst());
+                decrement_ttl(ip);
+                let target =
+                    next_hop.unwrap_or_else(|| Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
                 self.route_out(hdr, target)
             }
             LbVerdict::Encap {

@@ -44,6 +44,7 @@ pub(super) fn error_flow(ip: &[u8]) -> Result<Option<(Pkt, Embedded)>, DropReaso
             ttl: outer.ttl(),
             len: outer.total_len() as u16,
             flags: TcpFlags::default(),
+            l4: outer.header_len() as u8,
         },
         e,
     )))
