@@ -7,9 +7,17 @@
 //!   TCP state transition (INPUT table for client -> server, OUTPUT for replies), expiry refresh to
 //!   `now + timeout(state)`, dest and service counters.
 //! - Hostile input is refused before anything is created: TCP flag combinations no endpoint sends
-//!   (conntrack's table: SYN+FIN, SYN+RST, no flags...) are `TcpBadFlags` whatever the flow; the
-//!   TCP/UDP checksum of every packet of a session or to a service is verified (`TcpBadChecksum`,
-//!   `UdpBadChecksum`), so a corrupt segment neither opens a session nor reaches a real server.
+//!   (conntrack's table: SYN+FIN, SYN+RST, no flags...) are `TcpBadFlags` whatever the flow.
+//! - Checksums (`TcpBadChecksum`, `UdpBadChecksum`): a corrupt packet must neither open a session
+//!   nor change one's state, and summing every segment costs about one instruction per byte. So:
+//!   where the receiving port checked the TCP/UDP checksum ([`RxL4Csum`], rx checksum offload) its
+//!   verdict is used (bad: dropped, whatever the packet; good: not summed again); otherwise the
+//!   checksum is verified in software for every packet that could open a session and for every
+//!   session segment that carries SYN, FIN or RST or would move the session to another TCP state.
+//!   Other packets of a session (the data and ACKs of an established connection, UDP datagrams of
+//!   a flow) are rewritten unverified, as IPVS does: the incremental (RFC 1624) update keeps a wrong
+//!   checksum wrong, so the receiver drops the packet as it would have without us; all they can do
+//!   here is refresh the session's timer and its byte counters.
 //! - A packet with no session to a service `(proto, VIP, port)` starts one: TCP must be a plain SYN
 //!   (no ACK; else `NoSession`), the scheduler picks a dest (`NoDest` when none is available), FULLNAT takes a local
 //!   `(laddr, lport)` from this worker's slice (`NoLocalPort`), the session is inserted
@@ -46,6 +54,7 @@
 
 use crate::flow_hash;
 use crate::laddr::LaddrPool;
+use crate::port::RxL4Csum;
 use crate::sched::persist::TemplateTable;
 use crate::sched::{SchedCursor, SchedInput};
 use crate::service::mask_v4;
@@ -197,6 +206,15 @@ fn verify_l4(ip: &[u8], p: &Pkt) -> Result<(), DropReason> {
     }
 }
 
+/// The drop reason of a packet whose TCP or UDP checksum is wrong.
+fn bad_checksum(proto: u8) -> DropReason {
+    if proto == PROTO_TCP {
+        DropReason::TcpBadChecksum
+    } else {
+        DropReason::UdpBadChecksum
+    }
+}
+
 /// One worker lcore's load-balancing state.
 #[derive(Debug)]
 pub struct LbCtx {
@@ -331,7 +349,7 @@ impl LbCtx {
         match Ipv4Packet::new_checked(&*ip) {
             Ok(pkt) => {
                 let h = pkt.fields();
-                self.process_v4(ip, &h, now_ms)
+                self.process_v4(ip, &h, RxL4Csum::Unknown, now_ms)
             }
             Err(_) => LbVerdict::Drop(DropReason::Ipv4Malformed),
         }
@@ -341,8 +359,15 @@ impl LbCtx {
     /// packet): `h` = [`Ipv4Packet::fields`] of `ip`, as checked by [`Ipv4Packet::new_checked`]
     /// (`ip` may extend past `h.total_len`: only `..total_len` is read). The TCP/UDP header is parsed
     /// once here and what it read is passed along (session lookup, checksum, rewrite): no stage
-    /// parses the packet again.
-    pub fn process_v4(&mut self, ip: &mut [u8], h: &Ipv4Fields, now_ms: u64) -> LbVerdict {
+    /// parses the packet again. `l4_csum` is the receiving port's check of the TCP/UDP checksum
+    /// (see the module doc for the checksum policy).
+    pub fn process_v4(
+        &mut self,
+        ip: &mut [u8],
+        h: &Ipv4Fields,
+        l4_csum: RxL4Csum,
+        now_ms: u64,
+    ) -> LbVerdict {
         let p = match parse_l4(ip, h) {
             Ok(Some(p)) => p,
             Ok(None) => return self.icmp_error(ip),
@@ -351,12 +376,15 @@ impl LbCtx {
         if self.n_workers > 1 && self.owner_of(&p) != self.worker_index {
             self.c.misowned_packets += 1;
         }
+        if l4_csum == RxL4Csum::Bad {
+            return LbVerdict::Drop(bad_checksum(p.proto));
+        }
+        // Software verification: every packet that could open a session (below), and the
+        // session packets that could change its state (`replay`); none when the port checked.
+        let verify = l4_csum != RxL4Csum::Good;
         let key = FlowKey::v4(p.proto, p.src, p.sport, p.dst, p.dport);
         if let Some((id, dir)) = self.sessions.lookup(&key) {
-            if let Err(r) = verify_l4(ip, &p) {
-                return LbVerdict::Drop(r);
-            }
-            return self.replay(id, dir, &p, ip, now_ms);
+            return self.replay(id, dir, &p, ip, verify, now_ms);
         }
         let Some((si, svc)) = self.snap.lookup(p.proto, p.dst, p.dport) else {
             return LbVerdict::Pass;
@@ -365,8 +393,10 @@ impl LbCtx {
         if p.proto == PROTO_TCP && (!p.flags.syn || p.flags.ack) {
             return LbVerdict::Drop(DropReason::NoSession);
         }
-        if let Err(r) = verify_l4(ip, &p) {
-            return LbVerdict::Drop(r);
+        if verify {
+            if let Err(r) = verify_l4(ip, &p) {
+                return LbVerdict::Drop(r);
+            }
         }
         if let Err(r) = svc.admit(p.src) {
             return LbVerdict::Drop(r);
@@ -440,15 +470,22 @@ impl LbCtx {
             }
         };
         self.c.sessions_created += 1;
-        self.replay(id, Dir::In, &p, ip, now_ms)
+        // Verified above (or by the port).
+        self.replay(id, Dir::In, &p, ip, false, now_ms)
     }
 
+    /// Replay session `id` on packet `p` (`ip`) travelling `dir`. With `verify`, a segment that
+    /// carries SYN, FIN or RST or that would move the session to another TCP state has its checksum
+    /// verified first (dropped and counted when wrong, the session untouched); other packets of a
+    /// session are not summed: the incremental rewrite keeps a wrong checksum wrong, so the receiver
+    /// drops them as it would have without us.
     fn replay(
         &mut self,
         id: SessionId,
         dir: Dir,
         p: &Pkt,
         ip: &mut [u8],
+        verify: bool,
         now_ms: u64,
     ) -> LbVerdict {
         let Some(s) = self.sessions.get(id) else {
@@ -466,6 +503,21 @@ impl LbCtx {
         if direct && dir == Dir::Out {
             // The real server answers the client itself: nothing of ours to replay.
             return LbVerdict::Pass;
+        }
+        let state = if p.proto == PROTO_TCP {
+            let tdir = match dir {
+                Dir::In if direct => TcpDir::InputOnly,
+                Dir::In => TcpDir::Input,
+                Dir::Out => TcpDir::Output,
+            };
+            tcp_state::next_state(s.state, tdir, p.flags)
+        } else {
+            tcp_state::UDP
+        };
+        if verify && (p.flags.syn || p.flags.fin || p.flags.rst || state != s.state) {
+            if let Err(r) = verify_l4(ip, p) {
+                return LbVerdict::Drop(r);
+            }
         }
         let verdict = Self::verdict_of(s);
         let (new_src, new_dst) = match (dir, s.is_fullnat()) {
@@ -486,16 +538,6 @@ impl LbCtx {
                 return LbVerdict::Drop(r);
             }
         }
-        let state = if p.proto == PROTO_TCP {
-            let tdir = match dir {
-                Dir::In if direct => TcpDir::InputOnly,
-                Dir::In => TcpDir::Input,
-                Dir::Out => TcpDir::Output,
-            };
-            tcp_state::next_state(s.state, tdir, p.flags)
-        } else {
-            tcp_state::UDP
-        };
         let active = state == tcp_state::ESTABLISHED;
         let mut flags = s.flags;
         if active != s.is_active() {
@@ -1245,6 +1287,86 @@ mod tests {
         p[20 + 7] = 0;
         assert_eq!(c.process(&mut p, 0), FWD);
         assert_eq!(c.sessions_live(), 1);
+    }
+
+    /// The checksum policy (module doc): without a verdict from the port, an established
+    /// session's plain ACK/data segment with a wrong checksum is forwarded and its checksum stays
+    /// wrong (only the checksum bytes differ from the right rewrite); a wrong SYN, FIN or RST of the
+    /// session is dropped and changes nothing; a wrong UDP datagram of a flow is forwarded, still
+    /// wrong. With the port's verdict: Bad drops whatever the packet, Good is not summed again.
+    #[test]
+    fn checksum_policy() {
+        let r = rules(Protocol::Tcp, "rr", &[(R1, FwdMethod::Masq, 1)]);
+        let mut c = ctx(&r, 0, 1, 16);
+        fwd(
+            &mut c,
+            0,
+            tcp(C, V, SYN, 1, 0, &[]),
+            tcp(C, R1, SYN, 1, 0, &[]),
+        );
+        fwd(
+            &mut c,
+            0,
+            tcp(C, V, ACK, 2, 1, &[]),
+            tcp(C, R1, ACK, 2, 1, &[]),
+        );
+        assert_eq!(conns_of(&r, 0), (1, 0), "established");
+        // Plain data segment, checksum's high byte flipped: forwarded, still wrong.
+        let mut p = tcp(C, V, ACK | PSH, 2, 1, b"data");
+        p[20 + 16] ^= 0x80;
+        assert_eq!(c.process(&mut p, 0), FWD);
+        let want = tcp(C, R1, ACK | PSH, 2, 1, b"data");
+        assert_eq!(p[..36], want[..36]);
+        assert_eq!(p[38..], want[38..]);
+        assert_ne!(p[36..38], want[36..38], "the checksum stays wrong");
+        assert_eq!(c.counter("lb_packets_in"), Some(3));
+        // FIN and RST with a wrong checksum: dropped, the state stays ESTABLISHED.
+        for flags in [FIN | ACK, RST] {
+            let mut p = tcp(C, V, flags, 6, 1, &[]);
+            p[20 + 17] ^= 0x01;
+            assert_eq!(
+                c.process(&mut p, 0),
+                LbVerdict::Drop(DropReason::TcpBadChecksum),
+                "{flags:#04x}"
+            );
+        }
+        assert_eq!(conns_of(&r, 0), (1, 0), "still established");
+        assert_eq!(c.counter("lb_packets_in"), Some(3));
+        // The port's verdict: Bad drops even a plain ACK; Good skips the sum (a wrong FIN that the
+        // port calls good is taken: the port is trusted).
+        let mut p = tcp(C, V, ACK, 6, 1, &[]);
+        let h = Ipv4Packet::new_checked(&p[..]).unwrap().fields();
+        assert_eq!(
+            c.process_v4(&mut p, &h, RxL4Csum::Bad, 0),
+            LbVerdict::Drop(DropReason::TcpBadChecksum)
+        );
+        let mut p = tcp(C, V, FIN | ACK, 6, 1, &[]);
+        p[20 + 17] ^= 0x01;
+        assert_eq!(c.process_v4(&mut p, &h, RxL4Csum::Good, 0), FWD);
+        assert_eq!(conns_of(&r, 0), (0, 1), "FIN taken: no longer active");
+        // A new flow the port calls bad opens nothing.
+        let mut p = tcp((C.0, C.1 + 1), V, SYN, 1, 0, &[]);
+        assert_eq!(
+            c.process_v4(&mut p, &h, RxL4Csum::Bad, 0),
+            LbVerdict::Drop(DropReason::TcpBadChecksum)
+        );
+        assert_eq!(c.sessions_live(), 1);
+        // UDP: a flow's later datagram with a wrong checksum is forwarded, still wrong.
+        let r = rules(Protocol::Udp, "rr", &[(R1, FwdMethod::Masq, 1)]);
+        let mut c = ctx(&r, 0, 1, 16);
+        fwd(
+            &mut c,
+            0,
+            testpkt::udp(C, V, 64, b"q1"),
+            testpkt::udp(C, R1, 64, b"q1"),
+        );
+        let mut p = testpkt::udp(C, V, 64, b"q2");
+        p[20 + 7] ^= 0x01;
+        assert_eq!(c.process(&mut p, 0), FWD);
+        let want = testpkt::udp(C, R1, 64, b"q2");
+        assert_eq!(p[..26], want[..26]);
+        assert_ne!(p[26..28], want[26..28]);
+        assert_eq!(c.counter("lb_packets_in"), Some(2));
     }
 
     /// Allow/deny lists and the connection limit refuse new connections before scheduling (nothing

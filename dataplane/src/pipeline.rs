@@ -18,6 +18,7 @@ use std::net::Ipv4Addr;
 
 use crate::lb::{LbCtx, LbVerdict};
 use crate::neigh::{NeighTable, NeighUpdate};
+use crate::port::RxL4Csum;
 use crate::route::{in_subnet, RouteTable};
 use crate::stats::DropReason;
 use crate::wire::arp::{self, ArpPacket};
@@ -195,8 +196,21 @@ impl<B> Pipeline<B> {
         !self.released.is_empty() || !self.updates.is_empty()
     }
 
-    /// Process a frame received on `in_port`.
+    /// Process a frame received on `in_port` (no rx checksum verdict from the port: see
+    /// [`Pipeline::process_rx`]).
     pub fn process(&mut self, in_port: u16, frame: &mut [u8], now_ms: u64) -> Verdict {
+        self.process_rx(in_port, frame, RxL4Csum::Unknown, now_ms)
+    }
+
+    /// Process a frame received on `in_port` whose TCP/UDP checksum the port checked (`l4_csum`, from
+    /// [`crate::port::PacketBuf::rx_l4_csum`]; the load balancer's checksum policy uses it).
+    pub fn process_rx(
+        &mut self,
+        in_port: u16,
+        frame: &mut [u8],
+        l4_csum: RxL4Csum,
+        now_ms: u64,
+    ) -> Verdict {
         let Ok(eth) = EthernetFrame::new_checked(&*frame) else {
             return Verdict::Drop(DropReason::EthTruncated);
         };
@@ -216,7 +230,7 @@ impl<B> Pipeline<B> {
         match eth.ethertype() {
             ethertype::ARP => self.arp(in_port, frame, now_ms),
             ethertype::IPV4 if dst != port.mac => Verdict::Drop(DropReason::Ipv4NotUnicast),
-            ethertype::IPV4 => self.ipv4(frame, now_ms, false),
+            ethertype::IPV4 => self.ipv4(frame, now_ms, false, l4_csum),
             _ => Verdict::Drop(DropReason::EthUnsupported),
         }
     }
@@ -225,7 +239,9 @@ impl<B> Pipeline<B> {
     /// ownership check is skipped).
     pub fn process_handoff(&mut self, frame: &mut [u8], now_ms: u64) -> Verdict {
         match EthernetFrame::new_checked(&*frame) {
-            Ok(eth) if eth.ethertype() == ethertype::IPV4 => self.ipv4(frame, now_ms, true),
+            Ok(eth) if eth.ethertype() == ethertype::IPV4 => {
+                self.ipv4(frame, now_ms, true, RxL4Csum::Unknown)
+            }
             Ok(_) => Verdict::Drop(DropReason::EthUnsupported),
             Err(_) => Verdict::Drop(DropReason::EthTruncated),
         }
@@ -276,7 +292,13 @@ impl<B> Pipeline<B> {
         }
     }
 
-    fn ipv4(&mut self, frame: &mut [u8], now_ms: u64, handed_off: bool) -> Verdict {
+    fn ipv4(
+        &mut self,
+        frame: &mut [u8],
+        now_ms: u64,
+        handed_off: bool,
+        l4_csum: RxL4Csum,
+    ) -> Verdict {
         let (hdr, rest) = frame.split_at_mut(ethernet::HEADER_LEN);
         // The one parse of the IPv4 header: its fields go along to the load balancer.
         let h = match Ipv4Packet::new_checked(&*rest) {
@@ -310,7 +332,7 @@ impl<B> Pipeline<B> {
                 }
             }
         }
-        match self.lb.process_v4(ip, &h, now_ms) {
+        match self.lb.process_v4(ip, &h, l4_csum, now_ms) {
             LbVerdict::Forward { next_hop } => {
                 // `ip` holds at least the 20-byte header checked above (the load balancer may have
                 // rewritten addresses, never the length).

@@ -413,7 +413,8 @@ impl<IO: WorkerIo> Worker<IO> {
             }
             handled += n;
             for mut buf in rx.drain(..) {
-                let v = self.pipe.process(port, buf.data_mut(), now_ms);
+                let csum = buf.rx_l4_csum();
+                let v = self.pipe.process_rx(port, buf.data_mut(), csum, now_ms);
                 self.dispatch(buf, v, now_ms);
             }
             self.rx = rx;

@@ -213,6 +213,17 @@ impl Mbuf {
         unsafe { sys::rvs_pktmbuf_ol_flags(self.as_ptr()) }
     }
 
+    /// The receiving port's check of the TCP/UDP checksum (`RTE_MBUF_F_RX_L4_CKSUM_*` in `ol_flags`):
+    /// `Some(true)` good, `Some(false)` bad, `None` unknown or not checked (no rx checksum offload
+    /// enabled, or the driver could not tell).
+    pub fn rx_l4_cksum(&self) -> Option<bool> {
+        match self.ol_flags() & sys::RVS_MBUF_F_RX_L4_CKSUM_MASK {
+            sys::RVS_MBUF_F_RX_L4_CKSUM_GOOD => Some(true),
+            sys::RVS_MBUF_F_RX_L4_CKSUM_BAD => Some(false),
+            _ => None,
+        }
+    }
+
     /// Requests transmit checksum offloads (replaces any earlier request; `TxOffload::default()` clears).
     /// Only meaningful on a port configured with the matching tx offloads.
     pub fn set_tx_offload(&mut self, req: TxOffload) {
