@@ -206,6 +206,29 @@ fn verify_l4(ip: &[u8], p: &Pkt) -> Result<(), DropReason> {
     }
 }
 
+/// Live sessions from which [`LbCtx::wants_prefetch`] says yes: below it the table (64 B a session
+/// plus its index entries) stays in the CPU's caches and a prefetch only costs instructions.
+pub const PREFETCH_MIN_SESSIONS: usize = 1 << 16;
+
+/// The session-index hash ([`FlowKey::hash`]) of the TCP/UDP over IPv4 packet in the Ethernet
+/// `frame`, read without validation: a hint for the prefetch (a wrong answer only costs a useless
+/// prefetch; the packet is parsed and checked for real later). `None` when it is not an option-less
+/// IPv4 TCP/UDP frame or too short.
+#[inline]
+pub fn flow_hash_hint(frame: &[u8]) -> Option<u32> {
+    let f = frame.get(..38)?;
+    if f[12..14] != [0x08, 0x00] || f[14] != 0x45 {
+        return None;
+    }
+    let proto = f[23];
+    if proto != PROTO_TCP && proto != PROTO_UDP {
+        return None;
+    }
+    let a = |i: usize| Ipv4Addr::new(f[i], f[i + 1], f[i + 2], f[i + 3]);
+    let p = |i: usize| u16::from_be_bytes([f[i], f[i + 1]]);
+    Some(FlowKey::v4(proto, a(26), p(34), a(30), p(36)).hash())
+}
+
 /// The drop reason of a packet whose TCP or UDP checksum is wrong.
 fn bad_checksum(proto: u8) -> DropReason {
     if proto == PROTO_TCP {
@@ -301,6 +324,25 @@ impl LbCtx {
     /// Live sessions on this lcore.
     pub fn sessions_live(&self) -> usize {
         self.sessions.len()
+    }
+
+    /// Whether the session table is big enough (at least [`PREFETCH_MIN_SESSIONS`] live) for the
+    /// worker's burst-wide prefetch to pay for its extra parse and hash.
+    #[inline]
+    pub fn wants_prefetch(&self) -> bool {
+        self.sessions.len() >= PREFETCH_MIN_SESSIONS
+    }
+
+    /// First prefetch stage for a packet whose [`flow_hash_hint`] is `h`: its index line.
+    #[inline]
+    pub fn prefetch_index(&self, h: u32) {
+        self.sessions.prefetch_index(h);
+    }
+
+    /// Second prefetch stage: the session the index entry points at.
+    #[inline]
+    pub fn prefetch_session(&self, h: u32) {
+        self.sessions.prefetch_session(h);
     }
 
     /// Number of workers sharing the flows (1: every flow is this worker's, no ownership check).
@@ -1287,6 +1329,34 @@ mod tests {
         p[20 + 7] = 0;
         assert_eq!(c.process(&mut p, 0), FWD);
         assert_eq!(c.sessions_live(), 1);
+    }
+
+    /// The prefetch hint hashes a TCP/UDP frame's flow as the session index does, and gives up on
+    /// anything else (not IPv4, IPv4 options, another protocol, too short).
+    #[test]
+    fn flow_hash_hint_matches_the_index_hash() {
+        let eth = |ip: &[u8]| {
+            let mut f = vec![0u8; 12];
+            f.extend_from_slice(&[0x08, 0x00]);
+            f.extend_from_slice(ip);
+            f
+        };
+        let t = tcp(C, V, SYN, 1, 0, &[]);
+        let want = FlowKey::v4(PROTO_TCP, C.0, C.1, V.0, V.1).hash();
+        assert_eq!(flow_hash_hint(&eth(&t)), Some(want));
+        let u = testpkt::udp(R1, C, 64, b"x");
+        let want = FlowKey::v4(PROTO_UDP, R1.0, R1.1, C.0, C.1).hash();
+        assert_eq!(flow_hash_hint(&eth(&u)), Some(want));
+        assert_eq!(flow_hash_hint(&eth(&t)[..37]), None, "too short");
+        let mut arp = eth(&t);
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_eq!(flow_hash_hint(&arp), None);
+        let mut opts = eth(&t);
+        opts[14] = 0x46;
+        assert_eq!(flow_hash_hint(&opts), None);
+        let mut icmp = eth(&t);
+        icmp[23] = 1;
+        assert_eq!(flow_hash_hint(&icmp), None);
     }
 
     /// The checksum policy (module doc): without a verdict from the port, an established

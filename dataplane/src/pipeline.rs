@@ -76,6 +76,10 @@ pub struct Pipeline<B> {
     pub neigh: NeighTable<B>,
     /// The worker's load-balancer context (sessions, snapshot).
     pub lb: LbCtx,
+    /// Every port address, flattened (the per-packet "is it ours" checks scan this, not the ports).
+    port_addrs: Vec<Ipv4Addr>,
+    /// The broadcast address of every connected subnet with a prefix shorter than /31.
+    directed_broadcasts: Vec<Ipv4Addr>,
     scratch: Vec<B>,
     released: Vec<(u16, [u8; 6], B)>,
     updates: Vec<NeighUpdate>,
@@ -90,12 +94,27 @@ impl<B> Pipeline<B> {
         neigh: NeighTable<B>,
         lb: LbCtx,
     ) -> Self {
+        let port_addrs = ports
+            .iter()
+            .flat_map(|p| p.addrs.iter().map(|(a, _)| *a))
+            .collect();
+        let directed_broadcasts = ports
+            .iter()
+            .flat_map(|p| p.addrs.iter())
+            .filter(|(_, l)| *l < 31)
+            .map(|(a, l)| {
+                let host = u32::MAX.checked_shr(u32::from(*l)).unwrap_or(0);
+                Ipv4Addr::from(u32::from(*a) | host)
+            })
+            .collect();
         Pipeline {
             index,
             ports,
             routes,
             neigh,
             lb,
+            port_addrs,
+            directed_broadcasts,
             scratch: Vec::with_capacity(crate::neigh::PENDING_MAX),
             released: Vec::with_capacity(crate::neigh::PENDING_MAX),
             updates: Vec::with_capacity(8),
@@ -120,10 +139,9 @@ impl<B> Pipeline<B> {
     }
 
     /// True when `ip` is an address of any port.
+    #[inline]
     pub fn is_any_port_addr(&self, ip: Ipv4Addr) -> bool {
-        self.ports
-            .iter()
-            .any(|p| p.addrs.iter().any(|(a, _)| *a == ip))
+        self.port_addrs.contains(&ip)
     }
 
     /// True when `ip` is inside a subnet of port `port` (a neighbour may live there).
@@ -142,13 +160,9 @@ impl<B> Pipeline<B> {
         if o[0] == 0 || o[0] == 127 || src.is_multicast() || src.is_broadcast() {
             return true;
         }
-        let directed_broadcast = self.ports.iter().any(|p| {
-            p.addrs.iter().any(|(a, l)| {
-                let host = u32::MAX.checked_shr(u32::from(*l)).unwrap_or(0);
-                *l < 31 && in_subnet(src, *a, *l) && u32::from(src) & host == host
-            })
-        });
-        directed_broadcast || self.is_any_port_addr(src) || self.lb.snapshot().is_local(src)
+        self.directed_broadcasts.contains(&src)
+            || self.is_any_port_addr(src)
+            || self.lb.snapshot().is_local(src)
     }
 
     /// The source address for ARP requests towards `target` on `port`: the port address whose subnet

@@ -63,6 +63,15 @@ pub struct SessionTable<A: SessAddr = Ipv4Addr> {
     full_refusals: u64,
 }
 
+/// Start loading the cache line of `r` (`rvs_ffi::hint::prefetch`; nothing without DPDK).
+#[inline(always)]
+fn prefetch<T>(r: &T) {
+    #[cfg(feature = "dpdk")]
+    rvs_ffi::hint::prefetch(r);
+    #[cfg(not(feature = "dpdk"))]
+    let _ = r;
+}
+
 /// Index entries for a table of `capacity` sessions: two keys each at a load of at most 3/4.
 fn index_len(capacity: usize) -> usize {
     (capacity * 8).div_ceil(3).next_power_of_two()
@@ -137,6 +146,29 @@ impl<A: SessAddr> SessionTable<A> {
                 return Some((SessionId(v >> 1), dir));
             }
             i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Start loading the index line where the probe of a key hashing to `h` ([`FlowKey::hash`])
+    /// begins (first stage of a burst-wide lookup: see [`crate::worker`]).
+    #[inline]
+    pub fn prefetch_index(&self, h: u32) {
+        if let Some(e) = self.index.get(h as usize & self.mask) {
+            prefetch(e);
+        }
+    }
+
+    /// Start loading the session that the first entry of `h`'s probe points at, when that entry's
+    /// hash is `h` (second stage, once [`SessionTable::prefetch_index`] had time to land).
+    #[inline]
+    pub fn prefetch_session(&self, h: u32) {
+        let Some(&e) = self.index.get(h as usize & self.mask) else {
+            return;
+        };
+        if e != EMPTY && (e >> 32) as u32 == h {
+            if let Some(s) = self.slots.get((e as u32 >> 1) as usize) {
+                prefetch(s);
+            }
         }
     }
 
@@ -423,7 +455,11 @@ mod tests {
         t.touch(c, state, 0, 500);
         assert_eq!(t.get(c).unwrap().due_lag_ms, 0);
         assert_eq!(t.lists[usize::from(state)].tail, c.0);
-        assert_eq!(t.pop_expired(500).map(|s| s.cport), None, "behind d, due at 900");
+        assert_eq!(
+            t.pop_expired(500).map(|s| s.cport),
+            None,
+            "behind d, due at 900"
+        );
         assert_eq!(t.pop_expired(900).map(|s| s.cport), Some(4));
         assert_eq!(t.pop_expired(900).map(|s| s.cport), Some(3));
     }

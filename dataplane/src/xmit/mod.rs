@@ -106,7 +106,13 @@ pub fn rewrite_at(
     let mut c = be16_at(ip, csum_at);
     // UDP without a checksum keeps none; a patched UDP checksum of 0 is sent as 0xffff (RFC 768).
     let patch = proto == PROTO_TCP || c != 0;
-    let fix = |c: u16| if proto == PROTO_UDP && c == 0 { 0xffff } else { c };
+    let fix = |c: u16| {
+        if proto == PROTO_UDP && c == 0 {
+            0xffff
+        } else {
+            c
+        }
+    };
     if let Some((a, p)) = new_src {
         let a = u32::from(a);
         if patch {
