@@ -7,9 +7,17 @@
 //!   TCP state transition (INPUT table for client -> server, OUTPUT for replies), expiry refresh to
 //!   `now + timeout(state)`, dest and service counters.
 //! - Hostile input is refused before anything is created: TCP flag combinations no endpoint sends
-//!   (conntrack's table: SYN+FIN, SYN+RST, no flags...) are `TcpBadFlags` whatever the flow; the
-//!   TCP/UDP checksum of every packet of a session or to a service is verified (`TcpBadChecksum`,
-//!   `UdpBadChecksum`), so a corrupt segment neither opens a session nor reaches a real server.
+//!   (conntrack's table: SYN+FIN, SYN+RST, no flags...) are `TcpBadFlags` whatever the flow.
+//! - Checksums (`TcpBadChecksum`, `UdpBadChecksum`): a corrupt packet must neither open a session
+//!   nor change one's state, and summing every segment costs about one instruction per byte. So:
+//!   where the receiving port checked the TCP/UDP checksum ([`RxL4Csum`], rx checksum offload) its
+//!   verdict is used (bad: dropped, whatever the packet; good: not summed again); otherwise the
+//!   checksum is verified in software for every packet that could open a session and for every
+//!   session segment that carries SYN, FIN or RST or would move the session to another TCP state.
+//!   Other packets of a session (the data and ACKs of an established connection, UDP datagrams of
+//!   a flow) are rewritten unverified, as IPVS does: the incremental (RFC 1624) update keeps a wrong
+//!   checksum wrong, so the receiver drops the packet as it would have without us; all they can do
+//!   here is refresh the session's timer and its byte counters.
 //! - A packet with no session to a service `(proto, VIP, port)` starts one: TCP must be a plain SYN
 //!   (no ACK; else `NoSession`), the scheduler picks a dest (`NoDest` when none is available), FULLNAT takes a local
 //!   `(laddr, lport)` from this worker's slice (`NoLocalPort`), the session is inserted
@@ -56,6 +64,7 @@
 
 use crate::flow_hash;
 use crate::laddr::LaddrPool;
+use crate::port::RxL4Csum;
 use crate::sched::persist::TemplateTable;
 use crate::sched::{SchedCursor, SchedInput};
 use crate::service::mask_v4;
@@ -65,7 +74,7 @@ use crate::session::tcp_state::{self, TcpDir, TcpFlags};
 use crate::session::{ip_of, v4_of, Dir, FlowKey, Session, F_ACTIVE, F_SP_PENDING, F_SYNPROXY};
 use crate::stats::DropReason;
 use crate::synproxy::{Emitted, Synproxy, SynproxyConf};
-use crate::wire::ipv4::{Ipv4Packet, PROTO_TCP, PROTO_UDP};
+use crate::wire::ipv4::{Ipv4Fields, Ipv4Packet, PROTO_TCP, PROTO_UDP};
 use crate::wire::tcp::TcpPacket;
 use crate::wire::udp::UdpPacket;
 use crate::xmit;
@@ -140,7 +149,8 @@ struct LbCounters {
     templates_expired: u64,
 }
 
-/// The parsed fields of a TCP/UDP packet.
+/// The parsed fields of a TCP/UDP packet: read once, then used by every later step (session
+/// lookup, checksum verification, rewrite).
 #[derive(Debug, Clone, Copy)]
 struct Pkt {
     proto: u8,
@@ -154,66 +164,112 @@ struct Pkt {
     /// The first fragment of a fragmented datagram (see [`crate::frag`]): its TCP/UDP header is
     /// whole but its checksum covers bytes that are not here.
     first_frag: bool,
+    /// Offset of the TCP/UDP header in the IPv4 packet (the IPv4 header length).
+    l4: u8,
 }
 
 /// Parse an IPv4 TCP/UDP packet or first fragment. `Ok(None)`: not TCP/UDP, or a later fragment.
 fn parse(ip: &[u8]) -> Result<Option<Pkt>, DropReason> {
     let pkt = Ipv4Packet::new_checked(ip).map_err(|_| DropReason::Ipv4Malformed)?;
-    let proto = pkt.protocol();
-    if (proto != PROTO_TCP && proto != PROTO_UDP) || pkt.frag_offset() != 0 {
+    parse_l4(ip, &pkt.fields())
+}
+
+/// Parse the TCP/UDP header of the IPv4 packet `ip` whose header fields `h` were read (and checked:
+/// `h.header_len <= h.total_len <= ip.len()`) by [`Ipv4Packet::fields`]. `Ok(None)`: not TCP/UDP,
+/// or a later fragment (a first fragment is parsed: its header is whole).
+fn parse_l4(ip: &[u8], h: &Ipv4Fields) -> Result<Option<Pkt>, DropReason> {
+    let proto = h.protocol;
+    if (proto != PROTO_TCP && proto != PROTO_UDP) || (h.fragment && !h.first_fragment) {
         return Ok(None);
     }
-    let first_frag = pkt.more_frags();
+    let first_frag = h.first_fragment;
+    let seg = ip
+        .get(usize::from(h.header_len)..usize::from(h.total_len))
+        .ok_or(DropReason::Ipv4Malformed)?;
     let (sport, dport, flags) = if proto == PROTO_TCP {
-        let t = TcpPacket::new_checked(pkt.payload()).map_err(|_| DropReason::TcpMalformed)?;
+        let t = TcpPacket::new_checked(seg).map_err(|_| DropReason::TcpMalformed)?;
         if !tcp_state::flags_valid(t.flags()) {
             return Err(DropReason::TcpBadFlags);
         }
         (t.src_port(), t.dst_port(), TcpFlags::from_byte(t.flags()))
     } else {
         let u = if first_frag {
-            UdpPacket::new_first_fragment(pkt.payload())
+            UdpPacket::new_first_fragment(seg)
         } else {
-            UdpPacket::new_checked(pkt.payload())
+            UdpPacket::new_checked(seg)
         };
         let u = u.map_err(|_| DropReason::UdpMalformed)?;
         (u.src_port(), u.dst_port(), TcpFlags::default())
     };
     Ok(Some(Pkt {
         proto,
-        src: pkt.src(),
-        dst: pkt.dst(),
+        src: h.src,
+        dst: h.dst,
         sport,
         dport,
-        ttl: pkt.ttl(),
-        len: pkt.total_len() as u16,
+        ttl: h.ttl,
+        len: h.total_len,
         flags,
         first_frag,
+        l4: h.header_len,
     }))
 }
 
-/// Verify the TCP or UDP checksum of `ip` (a packet [`parse`] accepted). A UDP checksum of zero means
-/// none and passes. A first fragment passes: its checksum covers the whole datagram, which only the
-/// real server reassembles (our rewrite updates the checksum incrementally, so a wrong one stays
+/// Verify the TCP or UDP checksum of `ip`, a packet [`parse_l4`] read as `p`. A UDP checksum of zero
+/// means none and passes. A first fragment passes: its checksum covers the whole datagram, which only
+/// the real server reassembles (our rewrite updates the checksum incrementally, so a wrong one stays
 /// wrong).
 fn verify_l4(ip: &[u8], p: &Pkt) -> Result<(), DropReason> {
     if p.first_frag {
         return Ok(());
     }
-    let pkt = Ipv4Packet::new_checked(ip).map_err(|_| DropReason::Ipv4Malformed)?;
-    let (src, dst) = (pkt.src(), pkt.dst());
-    if pkt.protocol() == PROTO_TCP {
-        match TcpPacket::new_checked(pkt.payload()) {
-            Ok(t) if t.verify_checksum_v4(src, dst) => Ok(()),
+    let Some(seg) = ip.get(usize::from(p.l4)..usize::from(p.len)) else {
+        return Err(DropReason::Ipv4Malformed);
+    };
+    if p.proto == PROTO_TCP {
+        match TcpPacket::new_checked(seg) {
+            Ok(t) if t.verify_checksum_v4(p.src, p.dst) => Ok(()),
             Ok(_) => Err(DropReason::TcpBadChecksum),
             Err(_) => Err(DropReason::TcpMalformed),
         }
     } else {
-        match UdpPacket::new_checked(pkt.payload()) {
-            Ok(u) if u.verify_checksum_v4(src, dst) => Ok(()),
+        match UdpPacket::new_checked(seg) {
+            Ok(u) if u.verify_checksum_v4(p.src, p.dst) => Ok(()),
             Ok(_) => Err(DropReason::UdpBadChecksum),
             Err(_) => Err(DropReason::UdpMalformed),
         }
+    }
+}
+
+/// Live sessions from which [`LbCtx::wants_prefetch`] says yes: below it the table (64 B a session
+/// plus its index entries) stays in the CPU's caches and a prefetch only costs instructions.
+pub const PREFETCH_MIN_SESSIONS: usize = 1 << 16;
+
+/// The session-index hash ([`FlowKey::hash`]) of the TCP/UDP over IPv4 packet in the Ethernet
+/// `frame`, read without validation: a hint for the prefetch (a wrong answer only costs a useless
+/// prefetch; the packet is parsed and checked for real later). `None` when it is not an option-less
+/// IPv4 TCP/UDP frame or too short.
+#[inline]
+pub fn flow_hash_hint(frame: &[u8]) -> Option<u32> {
+    let f = frame.get(..38)?;
+    if f[12..14] != [0x08, 0x00] || f[14] != 0x45 {
+        return None;
+    }
+    let proto = f[23];
+    if proto != PROTO_TCP && proto != PROTO_UDP {
+        return None;
+    }
+    let a = |i: usize| Ipv4Addr::new(f[i], f[i + 1], f[i + 2], f[i + 3]);
+    let p = |i: usize| u16::from_be_bytes([f[i], f[i + 1]]);
+    Some(FlowKey::v4(proto, a(26), p(34), a(30), p(36)).hash())
+}
+
+/// The drop reason of a packet whose TCP or UDP checksum is wrong.
+fn bad_checksum(proto: u8) -> DropReason {
+    if proto == PROTO_TCP {
+        DropReason::TcpBadChecksum
+    } else {
+        DropReason::UdpBadChecksum
     }
 }
 
@@ -319,6 +375,25 @@ impl LbCtx {
         self.sessions.len()
     }
 
+    /// Whether the session table is big enough (at least [`PREFETCH_MIN_SESSIONS`] live) for the
+    /// worker's burst-wide prefetch to pay for its extra parse and hash.
+    #[inline]
+    pub fn wants_prefetch(&self) -> bool {
+        self.sessions.len() >= PREFETCH_MIN_SESSIONS
+    }
+
+    /// First prefetch stage for a packet whose [`flow_hash_hint`] is `h`: its index line.
+    #[inline]
+    pub fn prefetch_index(&self, h: u32) {
+        self.sessions.prefetch_index(h);
+    }
+
+    /// Second prefetch stage: the session the index entry points at.
+    #[inline]
+    pub fn prefetch_session(&self, h: u32) {
+        self.sessions.prefetch_session(h);
+    }
+
     /// Number of workers sharing the flows (1: every flow is this worker's, no ownership check).
     pub fn n_workers(&self) -> usize {
         self.n_workers
@@ -360,9 +435,31 @@ impl LbCtx {
     }
 
     /// Process one packet. ip = the IPv4 packet (header validated, checksum verified, slice cut to
-    /// total_length). now_ms monotonic.
+    /// total_length). now_ms monotonic. Parses the IPv4 header, then [`LbCtx::process_v4`].
     pub fn process(&mut self, ip: &mut [u8], now_ms: u64) -> LbVerdict {
-        let p = match parse(ip) {
+        match Ipv4Packet::new_checked(&*ip) {
+            Ok(pkt) => {
+                let h = pkt.fields();
+                self.process_v4(ip, &h, RxL4Csum::Unknown, now_ms)
+            }
+            Err(_) => LbVerdict::Drop(DropReason::Ipv4Malformed),
+        }
+    }
+
+    /// [`LbCtx::process`] of a packet whose IPv4 header the caller parsed (the pipeline, once per
+    /// packet): `h` = [`Ipv4Packet::fields`] of `ip`, as checked by [`Ipv4Packet::new_checked`]
+    /// (`ip` may extend past `h.total_len`: only `..total_len` is read). The TCP/UDP header is parsed
+    /// once here and what it read is passed along (session lookup, checksum, rewrite): no stage
+    /// parses the packet again. `l4_csum` is the receiving port's check of the TCP/UDP checksum
+    /// (see the module doc for the checksum policy).
+    pub fn process_v4(
+        &mut self,
+        ip: &mut [u8],
+        h: &Ipv4Fields,
+        l4_csum: RxL4Csum,
+        now_ms: u64,
+    ) -> LbVerdict {
+        let p = match parse_l4(ip, h) {
             Ok(Some(p)) => p,
             Ok(None) => return self.icmp_error(ip),
             Err(r) => return LbVerdict::Drop(r),
@@ -370,13 +467,16 @@ impl LbCtx {
         if self.n_workers > 1 && self.owner_of(&p) != self.worker_index {
             self.c.misowned_packets += 1;
         }
+        if l4_csum == RxL4Csum::Bad {
+            return LbVerdict::Drop(bad_checksum(p.proto));
+        }
+        // Software verification: every packet that could open a session (below), and the
+        // session packets that could change its state (`replay`); none when the port checked.
+        let verify = l4_csum != RxL4Csum::Good;
         let key = FlowKey::v4(p.proto, p.src, p.sport, p.dst, p.dport);
         if let Some((id, dir)) = self.sessions.lookup(&key) {
-            if let Err(r) = verify_l4(ip, &p) {
-                return LbVerdict::Drop(r);
-            }
             if !self.end_if_reused(id, dir, &p) {
-                return self.replay(id, dir, &p, ip, now_ms);
+                return self.replay(id, dir, &p, ip, verify, now_ms);
             }
         }
         let Some((si, _)) = self.snap.lookup(p.proto, p.dst, p.dport) else {
@@ -392,8 +492,10 @@ impl LbCtx {
         if p.proto == PROTO_TCP && (!p.flags.syn || p.flags.ack || p.first_frag) {
             return LbVerdict::Drop(DropReason::NoSession);
         }
-        if let Err(r) = verify_l4(ip, &p) {
-            return LbVerdict::Drop(r);
+        if verify {
+            if let Err(r) = verify_l4(ip, &p) {
+                return LbVerdict::Drop(r);
+            }
         }
         if let Some(Err(r)) = self.snap.services().get(si).map(|svc| svc.admit(p.src)) {
             return LbVerdict::Drop(r);
@@ -402,7 +504,8 @@ impl LbCtx {
             return LbVerdict::Drop(DropReason::Ipv4TtlExpired);
         }
         match self.open_session(si, &p, now_ms) {
-            Ok(id) => self.replay(id, Dir::In, &p, ip, now_ms),
+            // Verified above (or by the port).
+            Ok(id) => self.replay(id, Dir::In, &p, ip, false, now_ms),
             Err(r) => LbVerdict::Drop(r),
         }
     }
@@ -480,12 +583,18 @@ impl LbCtx {
         Ok(id)
     }
 
+    /// Replay session `id` on packet `p` (`ip`) travelling `dir`. With `verify`, a segment that
+    /// carries SYN, FIN or RST or that would move the session to another TCP state has its checksum
+    /// verified first (dropped and counted when wrong, the session untouched); other packets of a
+    /// session are not summed: the incremental rewrite keeps a wrong checksum wrong, so the receiver
+    /// drops them as it would have without us.
     fn replay(
         &mut self,
         id: SessionId,
         dir: Dir,
         p: &Pkt,
         ip: &mut [u8],
+        verify: bool,
         now_ms: u64,
     ) -> LbVerdict {
         let Some(s) = self.sessions.get(id) else {
@@ -515,6 +624,21 @@ impl LbCtx {
             // The real server answers the client itself: nothing of ours to replay.
             return LbVerdict::Pass;
         }
+        let state = if p.proto == PROTO_TCP {
+            let tdir = match dir {
+                Dir::In if direct => TcpDir::InputOnly,
+                Dir::In => TcpDir::Input,
+                Dir::Out => TcpDir::Output,
+            };
+            tcp_state::next_state(s.state, tdir, p.flags)
+        } else {
+            tcp_state::UDP
+        };
+        if verify && (p.flags.syn || p.flags.fin || p.flags.rst || state != s.state) {
+            if let Err(r) = verify_l4(ip, p) {
+                return LbVerdict::Drop(r);
+            }
+        }
         let verdict = Self::verdict_of(s);
         let (new_src, new_dst) = match (dir, s.is_fullnat()) {
             _ if direct => (None, None),
@@ -530,7 +654,7 @@ impl LbCtx {
             ),
         };
         if !direct {
-            if let Err(r) = xmit::rewrite(ip, new_src, new_dst, false) {
+            if let Err(r) = xmit::rewrite_at(ip, p.proto, usize::from(p.l4), new_src, new_dst) {
                 return LbVerdict::Drop(r);
             }
             if s.flags & (F_SYNPROXY | F_SP_PENDING) == F_SYNPROXY {
@@ -539,16 +663,6 @@ impl LbCtx {
                 }
             }
         }
-        let state = if p.proto == PROTO_TCP {
-            let tdir = match dir {
-                Dir::In if direct => TcpDir::InputOnly,
-                Dir::In => TcpDir::Input,
-                Dir::Out => TcpDir::Output,
-            };
-            tcp_state::next_state(s.state, tdir, p.flags)
-        } else {
-            tcp_state::UDP
-        };
         self.sp.on_state(s.state, state);
         let active = state == tcp_state::ESTABLISHED;
         let mut flags = s.flags;
@@ -1331,6 +1445,114 @@ mod tests {
         p[20 + 7] = 0;
         assert_eq!(c.process(&mut p, 0), FWD);
         assert_eq!(c.sessions_live(), 1);
+    }
+
+    /// The prefetch hint hashes a TCP/UDP frame's flow as the session index does, and gives up on
+    /// anything else (not IPv4, IPv4 options, another protocol, too short).
+    #[test]
+    fn flow_hash_hint_matches_the_index_hash() {
+        let eth = |ip: &[u8]| {
+            let mut f = vec![0u8; 12];
+            f.extend_from_slice(&[0x08, 0x00]);
+            f.extend_from_slice(ip);
+            f
+        };
+        let t = tcp(C, V, SYN, 1, 0, &[]);
+        let want = FlowKey::v4(PROTO_TCP, C.0, C.1, V.0, V.1).hash();
+        assert_eq!(flow_hash_hint(&eth(&t)), Some(want));
+        let u = testpkt::udp(R1, C, 64, b"x");
+        let want = FlowKey::v4(PROTO_UDP, R1.0, R1.1, C.0, C.1).hash();
+        assert_eq!(flow_hash_hint(&eth(&u)), Some(want));
+        assert_eq!(flow_hash_hint(&eth(&t)[..37]), None, "too short");
+        let mut arp = eth(&t);
+        arp[12..14].copy_from_slice(&[0x08, 0x06]);
+        assert_eq!(flow_hash_hint(&arp), None);
+        let mut opts = eth(&t);
+        opts[14] = 0x46;
+        assert_eq!(flow_hash_hint(&opts), None);
+        let mut icmp = eth(&t);
+        icmp[23] = 1;
+        assert_eq!(flow_hash_hint(&icmp), None);
+    }
+
+    /// The checksum policy (module doc): without a verdict from the port, an established
+    /// session's plain ACK/data segment with a wrong checksum is forwarded and its checksum stays
+    /// wrong (only the checksum bytes differ from the right rewrite); a wrong SYN, FIN or RST of the
+    /// session is dropped and changes nothing; a wrong UDP datagram of a flow is forwarded, still
+    /// wrong. With the port's verdict: Bad drops whatever the packet, Good is not summed again.
+    #[test]
+    fn checksum_policy() {
+        let r = rules(Protocol::Tcp, "rr", &[(R1, FwdMethod::Masq, 1)]);
+        let mut c = ctx(&r, 0, 1, 16);
+        fwd(
+            &mut c,
+            0,
+            tcp(C, V, SYN, 1, 0, &[]),
+            tcp(C, R1, SYN, 1, 0, &[]),
+        );
+        fwd(
+            &mut c,
+            0,
+            tcp(C, V, ACK, 2, 1, &[]),
+            tcp(C, R1, ACK, 2, 1, &[]),
+        );
+        assert_eq!(conns_of(&r, 0), (1, 0), "established");
+        // Plain data segment, checksum's high byte flipped: forwarded, still wrong.
+        let mut p = tcp(C, V, ACK | PSH, 2, 1, b"data");
+        p[20 + 16] ^= 0x80;
+        assert_eq!(c.process(&mut p, 0), FWD);
+        let want = tcp(C, R1, ACK | PSH, 2, 1, b"data");
+        assert_eq!(p[..36], want[..36]);
+        assert_eq!(p[38..], want[38..]);
+        assert_ne!(p[36..38], want[36..38], "the checksum stays wrong");
+        assert_eq!(c.counter("lb_packets_in"), Some(3));
+        // FIN and RST with a wrong checksum: dropped, the state stays ESTABLISHED.
+        for flags in [FIN | ACK, RST] {
+            let mut p = tcp(C, V, flags, 6, 1, &[]);
+            p[20 + 17] ^= 0x01;
+            assert_eq!(
+                c.process(&mut p, 0),
+                LbVerdict::Drop(DropReason::TcpBadChecksum),
+                "{flags:#04x}"
+            );
+        }
+        assert_eq!(conns_of(&r, 0), (1, 0), "still established");
+        assert_eq!(c.counter("lb_packets_in"), Some(3));
+        // The port's verdict: Bad drops even a plain ACK; Good skips the sum (a wrong FIN that the
+        // port calls good is taken: the port is trusted).
+        let mut p = tcp(C, V, ACK, 6, 1, &[]);
+        let h = Ipv4Packet::new_checked(&p[..]).unwrap().fields();
+        assert_eq!(
+            c.process_v4(&mut p, &h, RxL4Csum::Bad, 0),
+            LbVerdict::Drop(DropReason::TcpBadChecksum)
+        );
+        let mut p = tcp(C, V, FIN | ACK, 6, 1, &[]);
+        p[20 + 17] ^= 0x01;
+        assert_eq!(c.process_v4(&mut p, &h, RxL4Csum::Good, 0), FWD);
+        assert_eq!(conns_of(&r, 0), (0, 1), "FIN taken: no longer active");
+        // A new flow the port calls bad opens nothing.
+        let mut p = tcp((C.0, C.1 + 1), V, SYN, 1, 0, &[]);
+        assert_eq!(
+            c.process_v4(&mut p, &h, RxL4Csum::Bad, 0),
+            LbVerdict::Drop(DropReason::TcpBadChecksum)
+        );
+        assert_eq!(c.sessions_live(), 1);
+        // UDP: a flow's later datagram with a wrong checksum is forwarded, still wrong.
+        let r = rules(Protocol::Udp, "rr", &[(R1, FwdMethod::Masq, 1)]);
+        let mut c = ctx(&r, 0, 1, 16);
+        fwd(
+            &mut c,
+            0,
+            testpkt::udp(C, V, 64, b"q1"),
+            testpkt::udp(C, R1, 64, b"q1"),
+        );
+        let mut p = testpkt::udp(C, V, 64, b"q2");
+        p[20 + 7] ^= 0x01;
+        assert_eq!(c.process(&mut p, 0), FWD);
+        let want = testpkt::udp(C, R1, 64, b"q2");
+        assert_eq!(p[..26], want[..26]);
+        assert_ne!(p[26..28], want[26..28]);
+        assert_eq!(c.counter("lb_packets_in"), Some(2));
     }
 
     /// Allow/deny lists and the connection limit refuse new connections before scheduling (nothing

@@ -22,6 +22,7 @@ use crate::frag::{EntryId, FragLimits, FragTable};
 use crate::lb::{LbCtx, LbVerdict};
 use crate::neigh::{NeighTable, NeighUpdate};
 use crate::port::PacketBuf;
+use crate::port::RxL4Csum;
 use crate::route::{in_subnet, RouteTable};
 use crate::stats::DropReason;
 use crate::wire::arp::{self, ArpPacket};
@@ -29,6 +30,7 @@ use crate::wire::ethernet::{self, ethertype, EthernetFrame};
 use crate::wire::icmp::{msg_type, IcmpPacket};
 use crate::wire::ipv4::{self, Ipv4Packet};
 use crate::worker::PortConf;
+use crate::xmit::decrement_ttl;
 use crate::xmit::icmp::frag_needed_in_place;
 use crate::xmit::tunnel::{encap_header, EncapHeader, Tunnel};
 
@@ -93,6 +95,10 @@ pub struct Pipeline<B> {
     frag_out: Vec<(B, Verdict)>,
     frag_scratch: Vec<B>,
     frag_dropped: Vec<(B, DropReason)>,
+    /// Every port address, flattened (the per-packet "is it ours" checks scan this, not the ports).
+    port_addrs: Vec<Ipv4Addr>,
+    /// The broadcast address of every connected subnet with a prefix shorter than /31.
+    directed_broadcasts: Vec<Ipv4Addr>,
     scratch: Vec<B>,
     released: Vec<(u16, [u8; 6], B)>,
     updates: Vec<NeighUpdate>,
@@ -109,6 +115,19 @@ impl<B: PacketBuf> Pipeline<B> {
     ) -> Self {
         let frag = FragTable::new(index, lb.n_workers(), FragLimits::default());
         let held = frag.limits().held;
+        let port_addrs = ports
+            .iter()
+            .flat_map(|p| p.addrs.iter().map(|(a, _)| *a))
+            .collect();
+        let directed_broadcasts = ports
+            .iter()
+            .flat_map(|p| p.addrs.iter())
+            .filter(|(_, l)| *l < 31)
+            .map(|(a, l)| {
+                let host = u32::MAX.checked_shr(u32::from(*l)).unwrap_or(0);
+                Ipv4Addr::from(u32::from(*a) | host)
+            })
+            .collect();
         Pipeline {
             index,
             ports,
@@ -120,6 +139,8 @@ impl<B: PacketBuf> Pipeline<B> {
             frag_out: Vec::with_capacity(held + 1),
             frag_scratch: Vec::with_capacity(held),
             frag_dropped: Vec::with_capacity(held),
+            port_addrs,
+            directed_broadcasts,
             scratch: Vec::with_capacity(crate::neigh::PENDING_MAX),
             released: Vec::with_capacity(crate::neigh::PENDING_MAX),
             updates: Vec::with_capacity(8),
@@ -144,10 +165,9 @@ impl<B: PacketBuf> Pipeline<B> {
     }
 
     /// True when `ip` is an address of any port.
+    #[inline]
     pub fn is_any_port_addr(&self, ip: Ipv4Addr) -> bool {
-        self.ports
-            .iter()
-            .any(|p| p.addrs.iter().any(|(a, _)| *a == ip))
+        self.port_addrs.contains(&ip)
     }
 
     /// True when `ip` is inside a subnet of port `port` (a neighbour may live there).
@@ -166,13 +186,9 @@ impl<B: PacketBuf> Pipeline<B> {
         if o[0] == 0 || o[0] == 127 || src.is_multicast() || src.is_broadcast() {
             return true;
         }
-        let directed_broadcast = self.ports.iter().any(|p| {
-            p.addrs.iter().any(|(a, l)| {
-                let host = u32::MAX.checked_shr(u32::from(*l)).unwrap_or(0);
-                *l < 31 && in_subnet(src, *a, *l) && u32::from(src) & host == host
-            })
-        });
-        directed_broadcast || self.is_any_port_addr(src) || self.lb.snapshot().is_local(src)
+        self.directed_broadcasts.contains(&src)
+            || self.is_any_port_addr(src)
+            || self.lb.snapshot().is_local(src)
     }
 
     /// The source address for ARP requests towards `target` on `port`: the port address whose subnet
@@ -220,8 +236,21 @@ impl<B: PacketBuf> Pipeline<B> {
         !self.released.is_empty() || !self.updates.is_empty() || !self.frag_out.is_empty()
     }
 
-    /// Process a frame received on `in_port`.
+    /// Process a frame received on `in_port` (no rx checksum verdict from the port: see
+    /// [`Pipeline::process_rx`]).
     pub fn process(&mut self, in_port: u16, frame: &mut [u8], now_ms: u64) -> Verdict {
+        self.process_rx(in_port, frame, RxL4Csum::Unknown, now_ms)
+    }
+
+    /// Process a frame received on `in_port` whose TCP/UDP checksum the port checked (`l4_csum`, from
+    /// [`crate::port::PacketBuf::rx_l4_csum`]; the load balancer's checksum policy uses it).
+    pub fn process_rx(
+        &mut self,
+        in_port: u16,
+        frame: &mut [u8],
+        l4_csum: RxL4Csum,
+        now_ms: u64,
+    ) -> Verdict {
         let Ok(eth) = EthernetFrame::new_checked(&*frame) else {
             return Verdict::Drop(DropReason::EthTruncated);
         };
@@ -241,7 +270,7 @@ impl<B: PacketBuf> Pipeline<B> {
         match eth.ethertype() {
             ethertype::ARP => self.arp(in_port, frame, now_ms),
             ethertype::IPV4 if dst != port.mac => Verdict::Drop(DropReason::Ipv4NotUnicast),
-            ethertype::IPV4 => self.ipv4(frame, now_ms, false),
+            ethertype::IPV4 => self.ipv4(frame, now_ms, false, l4_csum),
             _ => Verdict::Drop(DropReason::EthUnsupported),
         }
     }
@@ -250,7 +279,9 @@ impl<B: PacketBuf> Pipeline<B> {
     /// ownership check is skipped).
     pub fn process_handoff(&mut self, frame: &mut [u8], now_ms: u64) -> Verdict {
         match EthernetFrame::new_checked(&*frame) {
-            Ok(eth) if eth.ethertype() == ethertype::IPV4 => self.ipv4(frame, now_ms, true),
+            Ok(eth) if eth.ethertype() == ethertype::IPV4 => {
+                self.ipv4(frame, now_ms, true, RxL4Csum::Unknown)
+            }
             Ok(_) => Verdict::Drop(DropReason::EthUnsupported),
             Err(_) => Verdict::Drop(DropReason::EthTruncated),
         }
@@ -301,27 +332,29 @@ impl<B: PacketBuf> Pipeline<B> {
         }
     }
 
-    fn ipv4(&mut self, frame: &mut [u8], now_ms: u64, handed_off: bool) -> Verdict {
+    fn ipv4(
+        &mut self,
+        frame: &mut [u8],
+        now_ms: u64,
+        handed_off: bool,
+        l4_csum: RxL4Csum,
+    ) -> Verdict {
         let (hdr, rest) = frame.split_at_mut(ethernet::HEADER_LEN);
-        let (src, dst, proto, total, frag) = match Ipv4Packet::new_checked(&*rest) {
+        // The one parse of the IPv4 header: its fields go along to the load balancer.
+        let h = match Ipv4Packet::new_checked(&*rest) {
             Ok(p) if !p.verify_checksum() => return Verdict::Drop(DropReason::Ipv4BadChecksum),
-            Ok(p) if p.header_len() > ipv4::HEADER_LEN => {
-                return Verdict::Drop(DropReason::Ipv4Options)
-            }
-            Ok(p) => (
-                p.src(),
-                p.dst(),
-                p.protocol(),
-                p.total_len(),
-                p.is_fragment(),
-            ),
+            Ok(p) => p.fields(),
             Err(_) => return Verdict::Drop(DropReason::Ipv4Malformed),
         };
+        if usize::from(h.header_len) > ipv4::HEADER_LEN {
+            return Verdict::Drop(DropReason::Ipv4Options);
+        }
+        let (src, dst, proto) = (h.src, h.dst, h.protocol);
         if self.is_martian_source(src) {
             return Verdict::Drop(DropReason::Ipv4BadSource);
         }
-        let ip = &mut rest[..total];
-        if frag {
+        let ip = &mut rest[..usize::from(h.total_len)];
+        if h.fragment {
             return self.fragment(hdr, ip, now_ms, handed_off);
         }
         if self.is_any_port_addr(dst) {
@@ -339,16 +372,16 @@ impl<B: PacketBuf> Pipeline<B> {
                 }
             }
         }
-        match self.lb.process(ip, now_ms) {
+        match self.lb.process_v4(ip, &h, l4_csum, now_ms) {
             LbVerdict::Forward { next_hop } => {
-                let Ok(mut p) = Ipv4Packet::new_checked(&mut *ip) else {
-                    return Verdict::Drop(DropReason::Ipv4Malformed);
-                };
-                if p.ttl() <= 1 {
+                // `ip` holds at least the 20-byte header checked above (the load balancer may have
+                // rewritten addresses, never the length).
+                if ip[8] <= 1 {
                     return Verdict::Drop(DropReason::Ipv4TtlExpired);
                 }
-                p.decrement_ttl();
-                let target = next_hop.unwrap_or_else(|| p.dst());
+                decrement_ttl(ip);
+                let target =
+                    next_hop.unwrap_or_else(|| Ipv4Addr::new(ip[16], ip[17], ip[18], ip[19]));
                 self.route_out(hdr, target)
             }
             LbVerdict::Encap {

@@ -20,6 +20,22 @@ pub struct TxOffloadCaps {
     pub udp_cksum: bool,
 }
 
+/// What the receiving port found when it checked a frame's TCP/UDP checksum (rx checksum offload).
+///
+/// The load balancer uses it to skip its own verification ([`RxL4Csum::Good`]) or to drop at once
+/// ([`RxL4Csum::Bad`]); with [`RxL4Csum::Unknown`] it verifies in software where a corrupt packet could
+/// change state (see [`crate::lb`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum RxL4Csum {
+    /// Not checked (no offload, not TCP/UDP, or the driver could not tell).
+    #[default]
+    Unknown,
+    /// Checked and right.
+    Good,
+    /// Checked and wrong.
+    Bad,
+}
+
 /// A packet buffer: contiguous frame bytes starting at the Ethernet header, with headroom in front.
 pub trait PacketBuf: Send + 'static {
     /// The frame's bytes.
@@ -37,6 +53,10 @@ pub trait PacketBuf: Send + 'static {
     /// The receive queue's RSS hash of this frame, where the port computed one.
     fn rss_hash(&self) -> Option<u32> {
         None
+    }
+    /// The receiving port's verdict on the frame's TCP/UDP checksum, where it checked it.
+    fn rx_l4_csum(&self) -> RxL4Csum {
+        RxL4Csum::Unknown
     }
 }
 

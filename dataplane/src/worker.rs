@@ -12,11 +12,12 @@
 //!   [`crate::neigh`]).
 //!
 //! Each iteration: control -> neighbour updates -> hand-off ring -> rx burst of every port ->
-//! pipeline -> neighbour timers and ARP requests -> bounded fragment expiry -> tx flush -> bounded
-//! session expiry. Fragments held by the pipeline ([`crate::frag`]) are sent, or dropped and counted,
-//! right after the packet that released them. Tx is
-//! flushed whenever a port's buffer reaches a burst and at the end of the iteration; what the queue
-//! does not take is freed and counted `drop.tx_full`, never retried in a spin.
+//! (with a big session table, a burst-wide session prefetch) -> pipeline -> neighbour timers and
+//! ARP requests -> bounded fragment expiry -> tx flush -> bounded session expiry. Fragments held by
+//! the pipeline ([`crate::frag`]) are sent, or dropped and counted, right after the packet that
+//! released them. Tx is flushed whenever a port's buffer reaches a burst and at the end of the
+//! iteration; what the queue does not take is freed and counted `drop.tx_full`, never retried in a
+//! spin.
 //!
 //! Allocation: bursts and tx buffers are `Vec`s whose capacity is reused; the only allocations after
 //! start-up are control-rate (answers to queries, a new neighbour entry's queue).
@@ -446,8 +447,12 @@ impl<IO: WorkerIo> Worker<IO> {
                 pc.rx_packets += n as u64;
             }
             handled += n;
+            if self.pipe.lb.wants_prefetch() {
+                self.prefetch_burst(&rx);
+            }
             for mut buf in rx.drain(..) {
-                let v = self.pipe.process(port, buf.data_mut(), now_ms);
+                let csum = buf.rx_l4_csum();
+                let v = self.pipe.process_rx(port, buf.data_mut(), csum, now_ms);
                 self.dispatch(buf, v, now_ms);
             }
             self.rx = rx;
@@ -490,6 +495,24 @@ impl<IO: WorkerIo> Worker<IO> {
             std::thread::sleep(Duration::from_micros(u64::from(idle_us)));
         }
         self.flush_all();
+    }
+
+    /// Burst-wide prefetch of the sessions of a received burst (big tables only: see
+    /// [`LbCtx::wants_prefetch`]): hash every packet's flow and start loading its index line, then
+    /// start loading the session each index entry points at, so that the cache misses of the burst's
+    /// lookups overlap instead of stalling one packet after the other. Only hints: the packets are
+    /// then processed as usual.
+    fn prefetch_burst(&self, rx: &[IO::Buf]) {
+        let mut hashes = [None; BURST];
+        for (h, b) in hashes.iter_mut().zip(rx) {
+            *h = crate::lb::flow_hash_hint(b.data());
+            if let Some(h) = *h {
+                self.pipe.lb.prefetch_index(h);
+            }
+        }
+        for h in hashes.iter().take(rx.len()).flatten() {
+            self.pipe.lb.prefetch_session(*h);
+        }
     }
 
     fn control(&mut self, now_ms: u64) {

@@ -5,6 +5,7 @@
 //! - [`eal`]: [`Eal`] init/cleanup, lcores, remote launch. [`mempool`]: [`Mempool`]. [`mbuf`]: [`Mbuf`].
 //! - [`ethdev`]: [`EthDev`] ports, [`RxQueue`]/[`TxQueue`] burst handles. [`signals`]: stop flag.
 //! - [`error`]: [`DpdkError`] and the DPDK error conventions.
+//! - [`hint`]: [`hint::prefetch`], a cache prefetch behind a safe function.
 //!
 //! Lifetime rule: the EAL is cleaned up only after the [`Eal`] and every pool, port and queue are gone
 //! (they hold [`eal::EalHandle`]s); shut down in the order workers, queues, ports, pools, EAL.
@@ -12,6 +13,7 @@
 pub mod eal;
 pub mod error;
 pub mod ethdev;
+pub mod hint;
 pub mod mbuf;
 pub mod mempool;
 pub mod signals;

@@ -5,7 +5,8 @@
 //! `Send`). The slices cover the first segment only: rvs configures no scatter rx, so received frames
 //! and the frames it builds are single-segment (length edits refuse multi-segment mbufs).
 //!
-//! The hot accessors ([`Mbuf::data`], [`Mbuf::len`]) read `buf_addr`, `data_off` and `data_len` from
+//! The hot accessors ([`Mbuf::data`], [`Mbuf::len`], [`Mbuf::ol_flags`]) read `buf_addr`, `data_off`,
+//! `data_len` and `ol_flags` from
 //! Rust (plain fields; `size_of::<rte_mbuf>() == 128` is asserted at compile time here and in the shim,
 //! and bindgen's layout tests check every offset); everything else (bitfields, anonymous unions, DPDK's
 //! length bookkeeping) goes through the C shim.
@@ -207,10 +208,24 @@ impl Mbuf {
         (ok != 0).then_some(h)
     }
 
-    /// The mbuf's offload flags (`ol_flags`).
+    /// The mbuf's offload flags (`ol_flags`), read directly (read per received packet: no shim call).
+    #[inline]
     pub fn ol_flags(&self) -> u64 {
-        // SAFETY: self owns a valid mbuf; a field read.
-        unsafe { sys::rvs_pktmbuf_ol_flags(self.as_ptr()) }
+        let m = self.as_ptr();
+        // SAFETY: m is a valid, aligned rte_mbuf we own; ol_flags is a plain u64 field (layout checked
+        // by bindgen's layout tests and the size assert above).
+        unsafe { (*m).ol_flags }
+    }
+
+    /// The receiving port's check of the TCP/UDP checksum (`RTE_MBUF_F_RX_L4_CKSUM_*` in `ol_flags`):
+    /// `Some(true)` good, `Some(false)` bad, `None` unknown or not checked (no rx checksum offload
+    /// enabled, or the driver could not tell).
+    pub fn rx_l4_cksum(&self) -> Option<bool> {
+        match self.ol_flags() & sys::RVS_MBUF_F_RX_L4_CKSUM_MASK {
+            sys::RVS_MBUF_F_RX_L4_CKSUM_GOOD => Some(true),
+            sys::RVS_MBUF_F_RX_L4_CKSUM_BAD => Some(false),
+            _ => None,
+        }
     }
 
     /// Requests transmit checksum offloads (replaces any earlier request; `TxOffload::default()` clears).

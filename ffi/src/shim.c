@@ -22,6 +22,9 @@ _Static_assert(RVS_ETH_RSS_NONFRAG_IPV4_TCP == RTE_ETH_RSS_NONFRAG_IPV4_TCP, "rs
 _Static_assert(RVS_ETH_RSS_NONFRAG_IPV4_UDP == RTE_ETH_RSS_NONFRAG_IPV4_UDP, "rss ipv4 udp");
 _Static_assert(RVS_ETH_RSS_NONFRAG_IPV4_OTHER == RTE_ETH_RSS_NONFRAG_IPV4_OTHER, "rss ipv4 other");
 _Static_assert(RVS_MBUF_F_RX_RSS_HASH == RTE_MBUF_F_RX_RSS_HASH, "rx rss hash flag");
+_Static_assert(RVS_MBUF_F_RX_L4_CKSUM_BAD == RTE_MBUF_F_RX_L4_CKSUM_BAD, "rx l4 cksum bad");
+_Static_assert(RVS_MBUF_F_RX_L4_CKSUM_GOOD == RTE_MBUF_F_RX_L4_CKSUM_GOOD, "rx l4 cksum good");
+_Static_assert(RVS_MBUF_F_RX_L4_CKSUM_MASK == RTE_MBUF_F_RX_L4_CKSUM_MASK, "rx l4 cksum mask");
 _Static_assert(RVS_MBUF_F_TX_TCP_CKSUM == RTE_MBUF_F_TX_TCP_CKSUM, "tx tcp flag");
 _Static_assert(RVS_MBUF_F_TX_UDP_CKSUM == RTE_MBUF_F_TX_UDP_CKSUM, "tx udp flag");
 _Static_assert(RVS_MBUF_F_TX_L4_MASK == RTE_MBUF_F_TX_L4_MASK, "tx l4 mask");

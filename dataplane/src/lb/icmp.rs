@@ -45,6 +45,7 @@ pub(super) fn error_flow(ip: &[u8]) -> Result<Option<(Pkt, Embedded)>, DropReaso
             len: outer.total_len() as u16,
             flags: TcpFlags::default(),
             first_frag: false,
+            l4: outer.header_len() as u8,
         },
         e,
     )))

@@ -6,15 +6,19 @@
 //! keys of every session (client -> VIP as the client sends it, and real server -> client/laddr as the
 //! real server replies), so neither insert nor lookup allocates. Expiry is kept in one FIFO list per
 //! state ([`tcp_state`]): within a state every refresh sets `now + timeout(state)`, so each list is
-//! ordered by expiry and the sweep only looks at list heads.
+//! ordered by due time and the sweep only looks at list heads; a per-packet refresh only stores the
+//! new expiry and the sweep requeues refreshed heads (lazy refresh, see [`table`]).
 //!
 //! Direct routing and tunnel sessions (flags [`F_ROUTE`], [`F_TUNNEL`]) keep the method and the tunnel
 //! settings the dest had when the session was created, as the kernel copies the dest's connection flags
 //! into each connection; their replies never pass through us, so only the client's direction is
 //! replayed (their out key is indexed but never answered).
 //!
-//! Addresses are stored as [`Ipv6Addr`] (IPv4 as IPv4-mapped `::ffff:a.b.c.d`) so IPv6 services need no
-//! change of the session layout; the hash folds an IPv4-mapped address to its IPv4 value.
+//! Sessions, keys and tables are generic over the address family ([`SessAddr`]): IPv4 sessions store
+//! 4-byte addresses (a session is one 64-byte cache line), and IPv6 support is one more instance of the
+//! same code (`Session<Ipv6Addr>`, `SessionTable<Ipv6Addr>`) rather than a new layout. The type
+//! parameter defaults to [`Ipv4Addr`], the family the dataplane forwards today. The index hash of an
+//! IPv4 key equals that of the same key stored IPv4-mapped in an IPv6 table ([`SessAddr::fold`]).
 
 pub mod table;
 pub mod tcp_state;
@@ -26,66 +30,103 @@ use rvs_control::proto::{TunnelCsum, TunnelType};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::sync::Arc;
 
-/// An address as sessions store it (IPv4 is IPv4-mapped).
-pub type SessAddr = Ipv6Addr;
-
-/// Store an IPv4 address as a session address.
-#[inline]
-pub fn sess_addr(a: Ipv4Addr) -> SessAddr {
-    a.to_ipv6_mapped()
+/// An address as sessions store it, per address family: [`Ipv4Addr`] (4 bytes) or [`Ipv6Addr`]
+/// (16 bytes).
+pub trait SessAddr: Copy + Eq + std::fmt::Debug + Send + Sync + 'static {
+    /// The unspecified address (`0.0.0.0`, `::`): the local address of a session that has none.
+    const UNSPECIFIED: Self;
+    /// The address folded to one 32-bit word for the index hash: an IPv4 address is its value, an
+    /// IPv6 address goes through [`flow_hash::fold_v6`] (so an IPv4-mapped address folds to the
+    /// IPv4 value).
+    fn fold(&self) -> u32;
+    /// The address as an [`IpAddr`] (an IPv4-mapped IPv6 address as IPv4).
+    fn to_ip(&self) -> IpAddr;
 }
 
-/// A session address back as an `IpAddr` (IPv4 when IPv4-mapped).
-#[inline]
-pub fn ip_of(a: &SessAddr) -> IpAddr {
-    match a.to_ipv4_mapped() {
-        Some(v4) => IpAddr::V4(v4),
-        None => IpAddr::V6(*a),
+impl SessAddr for Ipv4Addr {
+    const UNSPECIFIED: Self = Ipv4Addr::UNSPECIFIED;
+    #[inline]
+    fn fold(&self) -> u32 {
+        u32::from(*self)
+    }
+    #[inline]
+    fn to_ip(&self) -> IpAddr {
+        IpAddr::V4(*self)
     }
 }
 
-/// A session address as IPv4 (`0.0.0.0` for a non-mapped IPv6 address, which IPv4 code never stores).
+impl SessAddr for Ipv6Addr {
+    const UNSPECIFIED: Self = Ipv6Addr::UNSPECIFIED;
+    #[inline]
+    fn fold(&self) -> u32 {
+        flow_hash::fold_v6(self)
+    }
+    #[inline]
+    fn to_ip(&self) -> IpAddr {
+        match self.to_ipv4_mapped() {
+            Some(v4) => IpAddr::V4(v4),
+            None => IpAddr::V6(*self),
+        }
+    }
+}
+
+/// Store an IPv4 address as an IPv4 session address (the identity: kept so callers need not know
+/// the representation).
 #[inline]
-pub fn v4_of(a: &SessAddr) -> Ipv4Addr {
-    a.to_ipv4_mapped().unwrap_or(Ipv4Addr::UNSPECIFIED)
+pub fn sess_addr(a: Ipv4Addr) -> Ipv4Addr {
+    a
+}
+
+/// A session address as an `IpAddr`.
+#[inline]
+pub fn ip_of<A: SessAddr>(a: &A) -> IpAddr {
+    a.to_ip()
+}
+
+/// An IPv4 session address as IPv4 (the identity, see [`sess_addr`]).
+#[inline]
+pub fn v4_of(a: &Ipv4Addr) -> Ipv4Addr {
+    *a
 }
 
 /// A packet's flow key as seen on the wire: protocol, source, destination.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FlowKey {
+pub struct FlowKey<A: SessAddr = Ipv4Addr> {
     /// IP protocol number.
     pub proto: u8,
     /// Source address.
-    pub src: SessAddr,
+    pub src: A,
     /// Source port.
     pub sport: u16,
     /// Destination address.
-    pub dst: SessAddr,
+    pub dst: A,
     /// Destination port.
     pub dport: u16,
 }
 
-impl FlowKey {
+impl FlowKey<Ipv4Addr> {
     /// The key of an IPv4 packet.
     #[inline]
     pub fn v4(proto: u8, src: Ipv4Addr, sport: u16, dst: Ipv4Addr, dport: u16) -> FlowKey {
         FlowKey {
             proto,
-            src: sess_addr(src),
+            src,
             sport,
-            dst: sess_addr(dst),
+            dst,
             dport,
         }
     }
+}
 
-    /// The session-index hash ([`flow_hash::hash_tuple`]).
+impl<A: SessAddr> FlowKey<A> {
+    /// The session-index hash ([`flow_hash::hash_tuple`] of the folded addresses).
     #[inline]
     pub fn hash(&self) -> u32 {
         flow_hash::hash_tuple(
             self.proto,
-            flow_hash::fold_v6(&self.src),
+            self.src.fold(),
             self.sport,
-            flow_hash::fold_v6(&self.dst),
+            self.dst.fold(),
             self.dport,
         )
     }
@@ -113,18 +154,18 @@ pub const F_SYNPROXY: u8 = 0x10;
 /// Session flag: proxied, and the real server has not answered the proxy's SYN yet.
 pub const F_SP_PENDING: u8 = 0x20;
 
-/// One connection's cached transform. Keep it small: one cache line and a half at most
+/// One connection's cached transform. Keep it small: an IPv4 session is one 64-byte cache line
 /// (see the `session_is_small` test).
 #[derive(Debug, Clone)]
-pub struct Session {
+pub struct Session<A: SessAddr = Ipv4Addr> {
     /// Client address.
-    pub client: SessAddr,
+    pub client: A,
     /// Virtual address.
-    pub vip: SessAddr,
+    pub vip: A,
     /// Real-server address.
-    pub rip: SessAddr,
+    pub rip: A,
     /// FULLNAT local address (unspecified for NAT).
-    pub laddr: SessAddr,
+    pub laddr: A,
     /// Client port.
     pub cport: u16,
     /// Virtual port.
@@ -149,27 +190,30 @@ pub struct Session {
     pub tun_csum: TunnelCsum,
     pub(crate) prev: u32,
     pub(crate) next: u32,
+    /// How much earlier than `expires_ms` the session is due at its place in its expiry list: the
+    /// expiry refreshes that did not move it (see [`table`]) since it was linked.
+    pub(crate) due_lag_ms: u32,
 }
 
-impl Session {
+impl<A: SessAddr> Session<A> {
     /// A new session (state `NONE` for TCP, `UDP` for UDP; not linked into any table yet).
     #[allow(clippy::too_many_arguments)]
     pub fn new(
         proto: u8,
-        client: (Ipv4Addr, u16),
-        vip: (Ipv4Addr, u16),
-        rip: (Ipv4Addr, u16),
-        local: Option<(Ipv4Addr, u16)>,
+        client: (A, u16),
+        vip: (A, u16),
+        rip: (A, u16),
+        local: Option<(A, u16)>,
         dest: Arc<DestCounters>,
-    ) -> Session {
+    ) -> Session<A> {
         let (laddr, lport, flags) = match local {
-            Some((a, p)) => (sess_addr(a), p, F_FULLNAT),
-            None => (Ipv6Addr::UNSPECIFIED, 0, 0),
+            Some((a, p)) => (a, p, F_FULLNAT),
+            None => (A::UNSPECIFIED, 0, 0),
         };
         Session {
-            client: sess_addr(client.0),
-            vip: sess_addr(vip.0),
-            rip: sess_addr(rip.0),
+            client: client.0,
+            vip: vip.0,
+            rip: rip.0,
             laddr,
             cport: client.1,
             vport: vip.1,
@@ -188,6 +232,7 @@ impl Session {
             tun_csum: TunnelCsum::NoCsum,
             prev: table::NIL,
             next: table::NIL,
+            due_lag_ms: 0,
         }
     }
 
@@ -232,7 +277,7 @@ impl Session {
 
     /// The key of packets travelling `dir`.
     #[inline]
-    pub fn key(&self, dir: Dir) -> FlowKey {
+    pub fn key(&self, dir: Dir) -> FlowKey<A> {
         match dir {
             Dir::In => FlowKey {
                 proto: self.proto,
@@ -266,13 +311,32 @@ mod tests {
 
     #[test]
     fn session_is_small() {
-        // 4 addresses (64) + 4 ports (8) + Arc (8) + expiry (8) + 3 bytes + list links (8), aligned.
-        assert_eq!(std::mem::size_of::<Session>(), 104);
-        assert!(std::mem::size_of::<Session>() <= 128);
+        // IPv4: 4 addresses (16) + 4 ports (8) + Arc (8) + expiry (8) + proto, state, flags (3) +
+        // tunnel type and checksum (5) + list links (8) + due lag (4) = 60, aligned to 64: one line.
+        assert_eq!(std::mem::size_of::<Session>(), 64);
         assert_eq!(
             std::mem::size_of::<Option<Session>>(),
             std::mem::size_of::<Session>()
         );
+        // IPv6: the same code with 16-byte addresses.
+        assert_eq!(std::mem::size_of::<Session<Ipv6Addr>>(), 112);
+    }
+
+    #[test]
+    fn ipv4_and_mapped_ipv6_keys_hash_alike() {
+        let (c, v) = (Ipv4Addr::new(10, 10, 0, 2), Ipv4Addr::new(10, 10, 0, 100));
+        let k4 = FlowKey::v4(6, c, 40000, v, 8990);
+        let k6 = FlowKey {
+            proto: 6,
+            src: c.to_ipv6_mapped(),
+            sport: 40000,
+            dst: v.to_ipv6_mapped(),
+            dport: 8990,
+        };
+        assert_eq!(k4.hash(), k6.hash());
+        assert_eq!(ip_of(&k6.src), IpAddr::V4(c));
+        let a6: Ipv6Addr = "2001:db8::1".parse().unwrap();
+        assert_eq!(ip_of(&a6), IpAddr::V6(a6));
     }
 
     #[test]

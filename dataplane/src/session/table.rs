@@ -3,24 +3,38 @@
 //!
 //! Invariants:
 //! - Everything is allocated in [`SessionTable::new`]; insert, lookup, touch and remove never allocate.
-//! - The index is open addressing with linear probing over `2^k >= 4 * capacity` entries (load <= 1/2
-//!   with two keys per session) and backward-shift deletion (no tombstones). An entry packs the key's
-//!   32-bit hash and `slot << 1 | dir`; [`EMPTY`] marks a free entry.
-//! - Every live session is linked in exactly one expiry list, the one of its state; lists are
-//!   appended on every refresh, so they are ordered by expiry as long as the timeout of a state does not
-//!   change (after `--set` lowers a timeout, sessions refreshed before the change may expire up to the
-//!   old timeout late: they sit behind the list's head until it expires).
+//! - The index is open addressing with linear probing over `2^k >= 8/3 * capacity` entries (load <=
+//!   3/4 with two keys per session) and backward-shift deletion (no tombstones). An entry packs the
+//!   key's 32-bit hash and `slot << 1 | dir`; [`EMPTY`] marks a free entry.
+//! - Every live session is linked in exactly one expiry list, the one of its state, and is *due* at
+//!   its place in that list at `expires_ms - due_lag_ms`: its expiry when it was linked. Lists are
+//!   appended when a session is inserted or changes state, so within a state they are ordered by due
+//!   time as long as the timeout of a state does not change (after `--set` lowers a timeout, sessions
+//!   refreshed before the change may expire up to the old timeout late: they sit behind the list's
+//!   head until it expires).
+//! - Lazy refresh: a refresh that keeps the state and does not move the expiry before the due time
+//!   (the per-packet case) only stores the new expiry (and the lag); it does not relink, so a packet
+//!   touches its own session's cache line and nothing else. The sweep ([`SessionTable::pop_expired`])
+//!   removes a head whose expiry has passed, and moves a head that is due but was refreshed since
+//!   to its list's tail, due at its current expiry. Moved sessions are due at their expiry, not in
+//!   strict order with the sessions appended around them, so a session queued behind a moved one may
+//!   be removed late: by less than one timeout of its state in the worst case (it was refreshed long
+//!   before the one ahead of it), by nothing when the sessions ahead are idle or are refreshed as
+//!   often.
 //! - Duplicate keys are not checked on insert: the caller looked the inbound key up first. Should two
 //!   sessions share an outbound key (same client address and port scheduled to the same real server
 //!   through two VIPs under NAT), lookup finds the older one, as the kernel's `ip_vs_conn_out_get` does.
 
 use super::tcp_state::N_STATES;
-use super::{Dir, FlowKey, Session};
+use super::{Dir, FlowKey, SessAddr, Session};
+use std::net::Ipv4Addr;
 
 /// "No session" in the expiry lists.
 pub const NIL: u32 = u32::MAX;
 /// A free index entry.
 pub const EMPTY: u64 = u64::MAX;
+/// Refreshed heads one [`SessionTable::pop_expired`] call moves to the tail at most, per list.
+pub const REQUEUE_BUDGET: usize = 64;
 
 /// A live session's handle (its slab slot). Valid until the session is removed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,12 +49,12 @@ struct List {
 /// The table is full: the session is handed back.
 #[derive(Debug, thiserror::Error)]
 #[error("session table full")]
-pub struct TableFull(pub Session);
+pub struct TableFull<A: SessAddr = Ipv4Addr>(pub Session<A>);
 
-/// One lcore's sessions.
+/// One lcore's sessions of one address family.
 #[derive(Debug)]
-pub struct SessionTable {
-    slots: Vec<Option<Session>>,
+pub struct SessionTable<A: SessAddr = Ipv4Addr> {
+    slots: Vec<Option<Session<A>>>,
     free: Vec<u32>,
     index: Vec<u64>,
     mask: usize,
@@ -49,11 +63,25 @@ pub struct SessionTable {
     full_refusals: u64,
 }
 
-impl SessionTable {
+/// Start loading the cache line of `r` (`rvs_ffi::hint::prefetch`; nothing without DPDK).
+#[inline(always)]
+fn prefetch<T>(r: &T) {
+    #[cfg(feature = "dpdk")]
+    rvs_ffi::hint::prefetch(r);
+    #[cfg(not(feature = "dpdk"))]
+    let _ = r;
+}
+
+/// Index entries for a table of `capacity` sessions: two keys each at a load of at most 3/4.
+fn index_len(capacity: usize) -> usize {
+    (capacity * 8).div_ceil(3).next_power_of_two()
+}
+
+impl<A: SessAddr> SessionTable<A> {
     /// A table of at most `capacity` sessions (at least 1; at most 2^30).
-    pub fn new(capacity: usize) -> SessionTable {
+    pub fn new(capacity: usize) -> SessionTable<A> {
         let capacity = capacity.clamp(1, 1 << 30);
-        let index_len = (capacity * 4).next_power_of_two();
+        let index_len = index_len(capacity);
         SessionTable {
             slots: (0..capacity).map(|_| None).collect(),
             free: (0..capacity as u32).rev().collect(),
@@ -66,6 +94,12 @@ impl SessionTable {
             live: 0,
             full_refusals: 0,
         }
+    }
+
+    /// Bytes the table holds per session of capacity (slab slot, free-list entry, index entries).
+    pub fn bytes_per_session(&self) -> usize {
+        let cap = self.slots.len();
+        (cap * (std::mem::size_of::<Option<Session<A>>>() + 4) + self.index.len() * 8).div_ceil(cap)
     }
 
     /// Maximum number of sessions.
@@ -89,7 +123,7 @@ impl SessionTable {
     }
 
     #[inline]
-    fn entry_key(&self, e: u64) -> Option<FlowKey> {
+    fn entry_key(&self, e: u64) -> Option<FlowKey<A>> {
         let v = e as u32;
         let slot = (v >> 1) as usize;
         let dir = if v & 1 == 0 { Dir::In } else { Dir::Out };
@@ -98,7 +132,7 @@ impl SessionTable {
 
     /// Find the session a packet with `key` belongs to, and the direction it travels.
     #[inline]
-    pub fn lookup(&self, key: &FlowKey) -> Option<(SessionId, Dir)> {
+    pub fn lookup(&self, key: &FlowKey<A>) -> Option<(SessionId, Dir)> {
         let h = key.hash();
         let mut i = h as usize & self.mask;
         loop {
@@ -112,6 +146,29 @@ impl SessionTable {
                 return Some((SessionId(v >> 1), dir));
             }
             i = (i + 1) & self.mask;
+        }
+    }
+
+    /// Start loading the index line where the probe of a key hashing to `h` ([`FlowKey::hash`])
+    /// begins (first stage of a burst-wide lookup: see [`crate::worker`]).
+    #[inline]
+    pub fn prefetch_index(&self, h: u32) {
+        if let Some(e) = self.index.get(h as usize & self.mask) {
+            prefetch(e);
+        }
+    }
+
+    /// Start loading the session that the first entry of `h`'s probe points at, when that entry's
+    /// hash is `h` (second stage, once [`SessionTable::prefetch_index`] had time to land).
+    #[inline]
+    pub fn prefetch_session(&self, h: u32) {
+        let Some(&e) = self.index.get(h as usize & self.mask) else {
+            return;
+        };
+        if e != EMPTY && (e >> 32) as u32 == h {
+            if let Some(s) = self.slots.get((e as u32 >> 1) as usize) {
+                prefetch(s);
+            }
         }
     }
 
@@ -166,6 +223,7 @@ impl SessionTable {
         if let Some(Some(s)) = self.slots.get_mut(slot as usize) {
             s.prev = tail;
             s.next = NIL;
+            s.due_lag_ms = 0;
         }
         if tail == NIL {
             self.lists[l].head = slot;
@@ -196,7 +254,7 @@ impl SessionTable {
     ///
     /// # Errors
     /// [`TableFull`] (with the session handed back) when the table holds `capacity` sessions.
-    pub fn insert(&mut self, s: Session) -> Result<SessionId, TableFull> {
+    pub fn insert(&mut self, s: Session<A>) -> Result<SessionId, TableFull<A>> {
         let Some(slot) = self.free.pop() else {
             self.full_refusals += 1;
             return Err(TableFull(s));
@@ -213,14 +271,26 @@ impl SessionTable {
 
     /// The session `id`.
     #[inline]
-    pub fn get(&self, id: SessionId) -> Option<&Session> {
+    pub fn get(&self, id: SessionId) -> Option<&Session<A>> {
         self.slots.get(id.0 as usize)?.as_ref()
     }
 
-    /// Refresh session `id`: new state, flags and expiry; it moves to the tail of its state's list.
+    /// Refresh session `id`: new state, flags and expiry. In the same state, with an expiry not
+    /// before the session's due time (within 2^32 ms of it), only the fields are stored (lazy
+    /// refresh, see the module doc); otherwise it moves to the tail of its (new) state's list.
+    #[inline]
     pub fn touch(&mut self, id: SessionId, state: u8, flags: u8, expires_ms: u64) {
-        if self.get(id).is_none() {
+        let Some(Some(s)) = self.slots.get_mut(id.0 as usize) else {
             return;
+        };
+        if s.state == state {
+            let due = s.expires_ms.saturating_sub(u64::from(s.due_lag_ms));
+            if let Some(Ok(lag)) = expires_ms.checked_sub(due).map(u32::try_from) {
+                s.flags = flags;
+                s.expires_ms = expires_ms;
+                s.due_lag_ms = lag;
+                return;
+            }
         }
         self.unlink(id.0);
         if let Some(Some(s)) = self.slots.get_mut(id.0 as usize) {
@@ -232,7 +302,7 @@ impl SessionTable {
     }
 
     /// Remove session `id` and hand it back.
-    pub fn remove(&mut self, id: SessionId) -> Option<Session> {
+    pub fn remove(&mut self, id: SessionId) -> Option<Session<A>> {
         let s = self.get(id)?;
         let (hin, hout) = (s.key(Dir::In).hash(), s.key(Dir::Out).hash());
         self.unlink(id.0);
@@ -244,25 +314,33 @@ impl SessionTable {
         Some(s)
     }
 
-    /// Remove and hand back one session whose expiry is `<= now_ms`, if any (looks only at the head of
-    /// each state's list).
-    pub fn pop_expired(&mut self, now_ms: u64) -> Option<Session> {
+    /// Remove and hand back one session whose expiry is `<= now_ms`, if any. Looks only at the head
+    /// of each state's list: a head whose expiry has passed is removed; a head that is due but was
+    /// refreshed since it was linked moves to the list's tail (at most [`REQUEUE_BUDGET`] per list
+    /// and call) and the next head is looked at.
+    pub fn pop_expired(&mut self, now_ms: u64) -> Option<Session<A>> {
         for l in 0..N_STATES {
-            let h = self.lists[l].head;
-            if h == NIL {
-                continue;
-            }
-            if let Some(Some(s)) = self.slots.get(h as usize) {
+            for _ in 0..REQUEUE_BUDGET {
+                let h = self.lists[l].head;
+                let Some(Some(s)) = self.slots.get(h as usize) else {
+                    break;
+                };
                 if s.expires_ms <= now_ms {
                     return self.remove(SessionId(h));
                 }
+                if s.expires_ms.saturating_sub(u64::from(s.due_lag_ms)) > now_ms {
+                    break;
+                }
+                let state = s.state;
+                self.unlink(h);
+                self.link_tail(h, state);
             }
         }
         None
     }
 
     /// Every live session, in slot order.
-    pub fn iter(&self) -> impl Iterator<Item = &Session> {
+    pub fn iter(&self) -> impl Iterator<Item = &Session<A>> {
         self.slots.iter().filter_map(|s| s.as_ref())
     }
 }
@@ -348,6 +426,76 @@ mod tests {
         assert_eq!(t.pop_expired(10_000).map(|s| s.cport), Some(1));
         assert!(t.is_empty());
         assert_eq!(t.pop_expired(u64::MAX).map(|s| s.cport), None);
+    }
+
+    /// A refresh in the same state does not relink; the sweep requeues a refreshed head and expires
+    /// what is behind it on time, then the refreshed one at its new expiry.
+    #[test]
+    fn lazy_refresh_requeues_at_the_sweep() {
+        let mut t = SessionTable::new(8);
+        let a = t.insert(sess(1, 100)).unwrap();
+        let b = t.insert(sess(2, 200)).unwrap();
+        let state = t.get(a).unwrap().state;
+        t.touch(a, state, 0, 300);
+        // Not relinked: a is still the head, due at 100, lag 200.
+        assert_eq!(t.lists[usize::from(state)].head, a.0);
+        assert_eq!(t.get(a).unwrap().due_lag_ms, 200);
+        assert_eq!(t.pop_expired(150).map(|s| s.cport), None);
+        // The sweep moved a behind b, due at its expiry.
+        assert_eq!(t.lists[usize::from(state)].head, b.0);
+        assert_eq!(t.get(a).unwrap().due_lag_ms, 0);
+        assert_eq!(t.pop_expired(250).map(|s| s.cport), Some(2));
+        assert_eq!(t.pop_expired(299).map(|s| s.cport), None);
+        assert_eq!(t.pop_expired(300).map(|s| s.cport), Some(1));
+        assert!(t.is_empty());
+        // A refresh to before the due time relinks (here: expire now).
+        let c = t.insert(sess(3, 1_000)).unwrap();
+        let _d = t.insert(sess(4, 900)).unwrap();
+        t.touch(c, state, 0, 1_000);
+        t.touch(c, state, 0, 500);
+        assert_eq!(t.get(c).unwrap().due_lag_ms, 0);
+        assert_eq!(t.lists[usize::from(state)].tail, c.0);
+        assert_eq!(
+            t.pop_expired(500).map(|s| s.cport),
+            None,
+            "behind d, due at 900"
+        );
+        assert_eq!(t.pop_expired(900).map(|s| s.cport), Some(4));
+        assert_eq!(t.pop_expired(900).map(|s| s.cport), Some(3));
+    }
+
+    /// One sweep call requeues at most REQUEUE_BUDGET refreshed heads per list.
+    #[test]
+    fn requeue_is_bounded() {
+        let n = REQUEUE_BUDGET + 10;
+        let mut t = SessionTable::new(n + 1);
+        let ids: Vec<_> = (0..n as u16)
+            .map(|p| t.insert(sess(p, 100)).unwrap())
+            .collect();
+        let last = t.insert(sess(9999, 100)).unwrap();
+        let state = t.get(last).unwrap().state;
+        for id in &ids {
+            t.touch(*id, state, 0, 10_000);
+        }
+        assert_eq!(t.pop_expired(100).map(|s| s.cport), None);
+        let head = t.lists[usize::from(state)].head;
+        assert_eq!(head, ids[REQUEUE_BUDGET].0, "64 moved, the rest wait");
+        assert_eq!(t.pop_expired(100).map(|s| s.cport), Some(9999));
+        assert_eq!(t.len(), n);
+    }
+
+    #[test]
+    fn index_sized_for_three_quarters_load() {
+        assert_eq!(index_len(1), 4);
+        assert_eq!(index_len(1000), 4096);
+        assert_eq!(index_len(1 << 20), 1 << 22);
+        // 10 M sessions: 20 M keys in 32 M entries (load 0.62), not 64 M.
+        assert_eq!(index_len(10_000_000), 1 << 25);
+        // 3 M: 8 M keys exactly at 3/4 of 2^23.
+        assert_eq!(index_len(3 << 20), 1 << 23);
+        let t: SessionTable = SessionTable::new(10_000);
+        // 64 B slot + 4 B free entry + 32768 * 8 / 10000 index bytes.
+        assert_eq!(t.bytes_per_session(), 95);
     }
 
     #[test]

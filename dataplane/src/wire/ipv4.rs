@@ -182,6 +182,46 @@ impl<T: AsRef<[u8]>> Ipv4Packet<T> {
     }
 }
 
+/// The fields of an IPv4 header read once (by the pipeline, after [`Ipv4Packet::new_checked`]) and
+/// passed along, so later stages need not parse the header again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Ipv4Fields {
+    /// Source address.
+    pub src: Ipv4Addr,
+    /// Destination address.
+    pub dst: Ipv4Addr,
+    /// Payload protocol.
+    pub protocol: u8,
+    /// Time to live.
+    pub ttl: u8,
+    /// Header length in bytes (20 without options).
+    pub header_len: u8,
+    /// Total length in bytes (`header_len <= total_len <=` the buffer's length).
+    pub total_len: u16,
+    /// A fragment (MF set or a non-zero offset).
+    pub fragment: bool,
+    /// The first fragment of a fragmented datagram (MF set, offset 0): its transport header is
+    /// whole.
+    pub first_fragment: bool,
+}
+
+impl<T: AsRef<[u8]>> Ipv4Packet<T> {
+    /// The header's fields, read in one go.
+    #[inline]
+    pub fn fields(&self) -> Ipv4Fields {
+        Ipv4Fields {
+            src: self.src(),
+            dst: self.dst(),
+            protocol: self.protocol(),
+            ttl: self.ttl(),
+            header_len: self.header_len() as u8,
+            total_len: self.total_len() as u16,
+            fragment: self.is_fragment(),
+            first_fragment: self.more_frags() && self.frag_offset() == 0,
+        }
+    }
+}
+
 impl<T: AsRef<[u8]> + AsMut<[u8]>> Ipv4Packet<T> {
     fn bm(&mut self) -> &mut [u8] {
         self.buffer.as_mut()

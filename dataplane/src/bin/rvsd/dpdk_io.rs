@@ -6,7 +6,8 @@
 //!   its queue handles, so no other thread can poll those queues; drop it (end the worker) before
 //!   stopping the ports.
 //! - [`setup_port`] configures a port with one rx+tx queue per worker, RSS when the port supports it,
-//!   tx checksum offloads when supported, promiscuous mode, starts it and reports MAC and link.
+//!   TCP/UDP rx checksum checks and tx checksum offloads when supported, promiscuous mode, starts it
+//!   and reports MAC and link.
 //!
 //! No `unsafe` here: everything goes through rvs-ffi's safe wrappers. Bursts move mbufs through the
 //! caller's `Vec`s (capacity reused), so the fast path allocates nothing.
@@ -14,7 +15,7 @@
 
 use std::sync::Arc;
 
-use rvs_dataplane::port::{PacketBuf, TxOffloadCaps, WorkerIo};
+use rvs_dataplane::port::{PacketBuf, RxL4Csum, TxOffloadCaps, WorkerIo};
 use rvs_ffi::ethdev::flags;
 use rvs_ffi::{
     DevInfo, DpdkError, Eal, EthConf, EthDev, LinkStatus, Mbuf, Mempool, RxQueue, TxOffload,
@@ -80,6 +81,13 @@ impl PacketBuf for DpdkBuf {
     }
     fn rss_hash(&self) -> Option<u32> {
         self.0.rss_hash()
+    }
+    fn rx_l4_csum(&self) -> RxL4Csum {
+        match self.0.rx_l4_cksum() {
+            Some(true) => RxL4Csum::Good,
+            Some(false) => RxL4Csum::Bad,
+            None => RxL4Csum::Unknown,
+        }
     }
 }
 
@@ -173,9 +181,10 @@ pub struct PortSetup {
 
 /// Brings up `device` (a devargs string such as `net_tap0,iface=rvsc`, or a PCI address): looks the
 /// port up by name (hot-plugging the device when it was not given to the EAL), configures `n_queues`
-/// rx and tx queues (one per worker), RSS over IPv4 when supported (`n_queues > 1`), IPv4/TCP/UDP tx
-/// checksum offloads when supported, MTU `mtu` (0 = default), fills the rx queues from `pool`, starts
-/// the port and turns promiscuous mode on (where the driver allows).
+/// rx and tx queues (one per worker), RSS over IPv4 when supported (`n_queues > 1`), TCP/UDP rx
+/// checksum checks and IPv4/TCP/UDP tx checksum offloads when supported, MTU `mtu` (0 = default),
+/// fills the rx queues from `pool`, starts the port and turns promiscuous mode on (where the driver
+/// allows).
 ///
 /// # Errors
 /// The first DPDK error (unknown device, too many queues, queue setup, start).
@@ -199,7 +208,9 @@ pub fn setup_port(
         n_rxq: n_queues,
         n_txq: n_queues,
         rss_hf: if n_queues > 1 { flags::RSS_IPV4_ALL } else { 0 },
-        rx_offloads: 0,
+        // Where the driver checks TCP/UDP checksums on receive, the load balancer trusts its verdict
+        // (`PacketBuf::rx_l4_csum`) instead of summing the segment again.
+        rx_offloads: flags::RX_OFFLOAD_TCP_CKSUM | flags::RX_OFFLOAD_UDP_CKSUM,
         tx_offloads: flags::TX_OFFLOAD_IPV4_CKSUM
             | flags::TX_OFFLOAD_TCP_CKSUM
             | flags::TX_OFFLOAD_UDP_CKSUM,
