@@ -18,7 +18,8 @@
 # Environment: GEN_SECONDS (sending time per scenario, default 10), GEN_COUNT (count bound per scenario, default 0
 # = time only), GEN_RATE (per second, 0 = unpaced), GEN_FLOWS (UDP flows, default 10000), GEN_CONC (open
 # connections, default 4096), GEN_TIMEOUT_MS (connection timeout, default 1000), GEN_SERVERS (real servers, default 4), GEN_CLIENTS (client addresses, default 16),
-# GEN_LADDRS (default 16), GEN_OUT (a directory: each scenario's rvs-gen report, rvsd --dp-stats and --show-neigh
+# GEN_LADDRS (default 16), GEN_SYNPROXY (rvsd's `synproxy`: auto, the default, answers a flood with SYN cookies
+# once 1024 half-open sessions are live; off forwards every SYN to the real servers), GEN_OUT (a directory: each scenario's rvs-gen report, rvsd --dp-stats and --show-neigh
 # are kept there as <scenario>.gen, .dp, .neigh), RVS_BIN_DIR. Needs root (hugepages, vhost-user sockets).
 #
 # CPUs (2 vCPUs): rvsd's worker on CPU 1, rvs-gen's lcore and rvsd's (sleeping) main lcore on CPU 0.
@@ -34,6 +35,7 @@ TIMEOUT_MS=${GEN_TIMEOUT_MS:-1000}
 SERVERS=${GEN_SERVERS:-4}
 CLIENTS=${GEN_CLIENTS:-16}
 LADDRS=${GEN_LADDRS:-16}
+SYNPROXY=${GEN_SYNPROXY:-auto}
 ROOT=$(cd "$(dirname "$0")/.." && pwd)
 BIN=${RVS_BIN_DIR:-${CARGO_TARGET_DIR:-$ROOT/target}/release}
 RVSD=$BIN/rvsd
@@ -96,6 +98,7 @@ workers = [1]
 idle_backoff_us = 0
 mbufs = 16383
 max_sessions = 2097152
+synproxy = "$SYNPROXY"
 
 [control]
 socket = "$SOCK"

@@ -58,7 +58,9 @@ check_frames() { # check_frames SCENARIO
     assert_eq 0 "$(dp "$s" misowned_packets)" "$s: misowned packets"
 }
 
-GEN_OUT="$OUT" GEN_SCENARIOS="udp syn tcp-nat tcp-fullnat" GEN_COUNT=$N GEN_RATE=2000 GEN_SECONDS=20 \
+# synproxy off: the syn scenario checks that rvsd forwards every SYN (with "auto", the default, rvsd answers the
+# flood with SYN cookies itself past 1024 half-open sessions: e2e 33 tests that).
+GEN_SYNPROXY=off GEN_OUT="$OUT" GEN_SCENARIOS="udp syn tcp-nat tcp-fullnat" GEN_COUNT=$N GEN_RATE=2000 GEN_SECONDS=20 \
     GEN_TIMEOUT_MS=10000 GEN_CONC=4096 GEN_FLOWS=$FLOWS GEN_CLIENTS=$CLIENTS GEN_SERVERS=$SERVERS GEN_LADDRS=2 \
     "$ROOT/bench/gen-lab.sh" >"$OUT/lab.log" 2>&1 &
 LAB_PID=$!
